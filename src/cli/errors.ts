@@ -1,0 +1,33 @@
+/**
+ * CLI error conventions (DESIGN.md s.6): a usage error (bad option, bad value) exits 2, a runtime
+ * failure exits 1; both print one plain line; the stack trace only with --debug.
+ */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A parsed option that failed validation: names the option, the value and what is allowed. */
+export function badOption(option: string, value: unknown, allowed: string): UsageError {
+  return new UsageError(`${option} ${JSON.stringify(value)} is not valid: expected ${allowed}`);
+}
+
+export function parseIntOption(option: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw badOption(option, value, `an integer in [${min}, ${max}]`);
+  return n;
+}
+
+export function parseNumberOption(option: string, value: string, min: number, max = Number.POSITIVE_INFINITY): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw badOption(option, value, `a number in [${min}, ${max}]`);
+  return n;
+}
+
+export function reportError(e: unknown, debug: boolean): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("commander.");
+  const line = err.message.split("\n")[0];
+  process.stderr.write(`msae: ${line}\n`);
+  if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+  return usage ? 2 : 1;
+}

@@ -1,0 +1,30 @@
+/**
+ * msae command line: one file per command under src/cli/, each exporting register(program).
+ */
+import { Command } from "commander";
+import { register as registerBench } from "./bench.ts";
+import { register as registerDemo } from "./demo.ts";
+import { reportError } from "./errors.ts";
+import { register as registerTokenizer } from "./tokenizer.ts";
+
+const program = new Command();
+program
+  .name("msae")
+  .description("Multi-scale sparse autoencoders: find interpretable features inside language models")
+  .option("--debug", "print stack traces on errors")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerDemo(program);
+registerBench(program);
+registerTokenizer(program);
+
+const debug = process.argv.includes("--debug");
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const code = (e as { code?: string }).code;
+  if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") process.exit(0);
+  if (code?.startsWith("commander.")) process.exit(2); // commander already printed its message
+  process.exit(reportError(e, debug));
+}

@@ -1,0 +1,4 @@
+/** (being written) `msae tokenizer train`. */
+import type { Command } from "commander";
+
+export function register(_program: Command): void {}

@@ -1,0 +1,46 @@
+/**
+ * Loads the native addon (build/Release/msae_native.node) once. When it is missing or fails to
+ * load, msae runs on the ref backend and says so in one line on stderr (once per process).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The raw addon: functions registered by native/src/kernels/*.cc (typed by their callers). */
+// biome-ignore lint/suspicious/noExplicitAny: the addon's functions are typed at their call sites
+export type NativeAddon = Record<string, (...args: any[]) => any>;
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+const addonPath = join(repoRoot, "build", "Release", "msae_native.node");
+
+let cached: NativeAddon | null | undefined;
+let loadError = "";
+
+export function loadAddon(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  if (process.env.MSAE_BACKEND === "ref") {
+    cached = null;
+    loadError = "MSAE_BACKEND=ref";
+    return cached;
+  }
+  if (!existsSync(addonPath)) {
+    cached = null;
+    loadError = "the native addon was not built (run `npm run build:native`; it needs a C++17 compiler)";
+  } else {
+    try {
+      cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
+    } catch (e) {
+      cached = null;
+      loadError = `the native addon failed to load: ${(e as Error).message.split("\n")[0]}`;
+    }
+  }
+  if (cached === null && process.env.MSAE_BACKEND !== "ref") {
+    process.stderr.write(`msae: running on the ref backend (pure TypeScript, slower): ${loadError}\n`);
+  }
+  return cached;
+}
+
+export function addonLoadError(): string {
+  return loadError;
+}

@@ -1,0 +1,40 @@
+/**
+ * Parameter: a named trainable tensor with its gradient buffer (same length, same array type).
+ * Optimizers (src/optim) update `data` from `grad`; autograd (src/autograd) accumulates into `grad`.
+ * `rowGradScale`, when set, is applied by the optimizer pipeline before clipping: grad row r
+ * (of the leading dim) is multiplied by rowGradScale[r] (the paper's feature-importance scaling).
+ */
+import type { FloatArray } from "./backend.ts";
+import { numel, type Shape } from "./tensor.ts";
+
+export class Parameter<A extends FloatArray = Float32Array> {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly data: A;
+  readonly grad: A;
+  /** Decoupled weight decay applies to this parameter (weight matrices) or not (biases, gains). */
+  decay: boolean;
+  /** Optional per-row gradient scale [shape[0]] (see header); null = none. */
+  rowGradScale: A | null = null;
+
+  constructor(name: string, data: A, shape: Shape, decay = shape.length >= 2) {
+    if (data.length !== numel(shape)) {
+      throw new RangeError(
+        `parameter ${name}: data has ${data.length} entries but shape [${shape.join(", ")}] needs ${numel(shape)}`,
+      );
+    }
+    this.name = name;
+    this.shape = [...shape];
+    this.data = data;
+    this.grad = new (data.constructor as { new (n: number): A })(data.length);
+    this.decay = decay;
+  }
+
+  static zeros(name: string, shape: Shape, decay?: boolean): Parameter<Float32Array> {
+    return new Parameter(name, new Float32Array(numel(shape)), shape, decay);
+  }
+
+  zeroGrad(): void {
+    this.grad.fill(0);
+  }
+}
