@@ -3,6 +3,9 @@
  * Optimizers (src/optim) update `data` from `grad`; autograd (src/autograd) accumulates into `grad`.
  * `rowGradScale`, when set, is applied by the optimizer pipeline before clipping: grad row r
  * (of the leading dim) is multiplied by rowGradScale[r] (the paper's feature-importance scaling).
+ * `colGradScale`, when set (2-D parameters only), multiplies grad column c by colGradScale[c]
+ * (the same scaling for the encoder's [d, m] layout, where feature i is column i).
+ * Both are applied by src/optim/scale.ts (see src/optim/accumulate.ts for the order of a step).
  */
 import type { FloatArray } from "./backend.ts";
 import { numel, type Shape } from "./tensor.ts";
@@ -16,6 +19,8 @@ export class Parameter<A extends FloatArray = Float32Array> {
   decay: boolean;
   /** Optional per-row gradient scale [shape[0]] (see header); null = none. */
   rowGradScale: A | null = null;
+  /** Optional per-column gradient scale [shape[1]] for 2-D parameters (see header); null = none. */
+  colGradScale: A | null = null;
 
   constructor(name: string, data: A, shape: Shape, decay = shape.length >= 2) {
     if (data.length !== numel(shape)) {
