@@ -1,0 +1,332 @@
+/**
+ * safetensors reader (the Hugging Face format; layout and checks in safetensors-header.ts).
+ *
+ * SafetensorsFile.open(path) reads and validates ONLY the header with positioned reads; each
+ * read(name) then reads just that tensor's bytes [8 + N + begin, 8 + N + end) into a fresh,
+ * aligned buffer. Nothing trusts the header before it is validated against the file size, so a
+ * lying header cannot cause a huge allocation. Every failure is a one-line SafetensorsError.
+ *
+ * readF32 widens to float32: F32 as is; F16 / BF16 exactly through the backend's f16ToF32 /
+ * bf16ToF32 (getBackend(), or options.backend; src/io/dtype.ts holds TS twins); F8 exactly (dtype.ts);
+ * F64 and integers round to the nearest float32 (integers of magnitude <= 2^24 are exact; I64 / U64
+ * beyond 2^53 are rounded twice, through float64).
+ * Tensor bytes are little-endian; a big-endian host is refused.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import type { Backend } from "../core/backend.ts";
+import { getBackend } from "../core/backends/index.ts";
+import * as conv from "./dtype.ts";
+import {
+  DTYPE_SIZE,
+  type Dtype,
+  MAX_HEADER_BYTES,
+  parseHeader,
+  SafetensorsError,
+  type TensorEntry,
+} from "./safetensors-header.ts";
+
+export { DTYPE_SIZE, type Dtype, MAX_HEADER_BYTES, SafetensorsError } from "./safetensors-header.ts";
+export { type TensorToWrite, writeSafetensors, writeSafetensorsSync } from "./safetensors-write.ts";
+
+/** The typed array read() returns for each dtype (F16 / BF16 as raw bits, BOOL as 0/1 bytes). */
+export interface StoredArrayOf {
+  F64: Float64Array;
+  F32: Float32Array;
+  F16: Uint16Array;
+  BF16: Uint16Array;
+  I64: BigInt64Array;
+  I32: Int32Array;
+  I16: Int16Array;
+  I8: Int8Array;
+  U64: BigUint64Array;
+  U32: Uint32Array;
+  U16: Uint16Array;
+  U8: Uint8Array;
+  BOOL: Uint8Array;
+  F8_E5M2: Uint8Array;
+  F8_E4M3: Uint8Array;
+}
+export type StoredArray = StoredArrayOf[Dtype];
+
+export interface TensorInfo {
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  readonly byteLength: number;
+}
+
+/** Options of readF32: `shape` asserts the stored shape; `backend` does the F16/BF16 widening. */
+export interface ReadF32Options {
+  shape?: readonly number[];
+  backend?: Pick<Backend, "f16ToF32" | "bf16ToF32">;
+}
+
+/** What both a single file and a sharded checkpoint offer. */
+export interface TensorReader {
+  readonly path: string;
+  /** __metadata__ (string -> string); for a sharded checkpoint, that of the first shard. */
+  readonly metadata: Readonly<Record<string, string>>;
+  names(): string[];
+  has(name: string): boolean;
+  info(name: string): TensorInfo;
+  /** Rows [start, end) of the leading dim when `rows` is given, else the whole tensor. */
+  read(name: string, rows?: readonly [number, number]): StoredArray;
+  readF32(name: string, options?: ReadF32Options): Float32Array;
+  close(): void;
+}
+
+const MAX_READ = 1 << 30; // bytes per readSync call
+
+if (os.endianness() !== "LE") {
+  throw new Error(
+    `msae reads safetensors (little-endian) only on little-endian hosts; this host is ${os.endianness()}`,
+  );
+}
+
+/** Reads exactly `length` bytes at `position` into dst, or throws naming what was short. */
+function preadExact(fd: number, dst: Uint8Array, position: number, fail: (got: number) => never): void {
+  let done = 0;
+  while (done < dst.byteLength) {
+    const n = fs.readSync(fd, dst, done, Math.min(MAX_READ, dst.byteLength - done), position + done);
+    if (n === 0) fail(done);
+    done += n;
+  }
+}
+
+/** Views `bytes` (a fresh, aligned buffer) as the typed array of `dtype`. */
+export function viewAs(dtype: Dtype, bytes: Uint8Array): StoredArray {
+  const b = bytes.buffer;
+  const o = bytes.byteOffset;
+  const n = bytes.byteLength / DTYPE_SIZE[dtype];
+  switch (dtype) {
+    case "F64":
+      return new Float64Array(b, o, n);
+    case "F32":
+      return new Float32Array(b, o, n);
+    case "F16":
+    case "BF16":
+    case "U16":
+      return new Uint16Array(b, o, n);
+    case "I64":
+      return new BigInt64Array(b, o, n);
+    case "U64":
+      return new BigUint64Array(b, o, n);
+    case "I32":
+      return new Int32Array(b, o, n);
+    case "U32":
+      return new Uint32Array(b, o, n);
+    case "I16":
+      return new Int16Array(b, o, n);
+    case "I8":
+      return new Int8Array(b, o, n);
+    default:
+      return bytes; // U8, BOOL, F8_*
+  }
+}
+
+/** Widens a stored array of `dtype` to float32 (see the file header for the rounding). */
+export function toF32(dtype: Dtype, data: StoredArray, backend?: ReadF32Options["backend"]): Float32Array {
+  if (dtype === "F32") return data as Float32Array;
+  const out = new Float32Array(data.length);
+  switch (dtype) {
+    case "F16":
+      if (out.length) (backend ?? getBackend()).f16ToF32(data as Uint16Array, out);
+      break;
+    case "BF16":
+      if (out.length) (backend ?? getBackend()).bf16ToF32(data as Uint16Array, out);
+      break;
+    case "F8_E5M2":
+      conv.f8e5m2ToF32(data as Uint8Array, out);
+      break;
+    case "F8_E4M3":
+      conv.f8e4m3ToF32(data as Uint8Array, out);
+      break;
+    case "I64":
+    case "U64": {
+      const big = data as BigInt64Array | BigUint64Array;
+      for (let i = 0; i < big.length; i++) out[i] = Number(big[i]);
+      break;
+    }
+    default:
+      out.set(data as Exclude<StoredArray, BigInt64Array | BigUint64Array>);
+  }
+  return out;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** An open safetensors file: header validated, tensors read on demand. */
+export class SafetensorsFile implements TensorReader {
+  readonly path: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** File offset of the byte buffer (8 + N). */
+  readonly dataStart: number;
+  private fd: number | null;
+  private readonly entries: Map<string, TensorEntry>;
+
+  private constructor(
+    path: string,
+    fd: number,
+    dataStart: number,
+    entries: Map<string, TensorEntry>,
+    meta: Record<string, string>,
+  ) {
+    this.path = path;
+    this.fd = fd;
+    this.dataStart = dataStart;
+    this.entries = entries;
+    this.metadata = Object.freeze({ ...meta });
+  }
+
+  /** Opens and validates `path` (reads only the 8-byte length and the header). */
+  static open(path: string): SafetensorsFile {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, "r");
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === "ENOENT" ? "no such file" : e.code === "EISDIR" ? "is a directory" : (e.code ?? e.message);
+      throw new SafetensorsError(path, undefined, `cannot open (${why}); expected a readable .safetensors file`);
+    }
+    try {
+      return SafetensorsFile.fromFd(path, fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  private static fromFd(path: string, fd: number): SafetensorsFile {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile())
+      throw new SafetensorsError(path, undefined, "is not a regular file; expected a .safetensors file");
+    const size = st.size;
+    if (size < 8)
+      throw new SafetensorsError(path, undefined, `file is ${size} bytes; expected at least 8 (the header length)`);
+    const lenBytes = new Uint8Array(8);
+    const short = (got: number): never => {
+      throw new SafetensorsError(
+        path,
+        undefined,
+        `file shrank while reading (read ${got} bytes); expected a stable file`,
+      );
+    };
+    preadExact(fd, lenBytes, 0, short);
+    const n = new DataView(lenBytes.buffer).getBigUint64(0, true);
+    if (n === 0n)
+      throw new SafetensorsError(path, undefined, "header length is 0; expected a JSON header of at least 2 bytes");
+    if (n > BigInt(MAX_HEADER_BYTES))
+      throw new SafetensorsError(
+        path,
+        undefined,
+        `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit; expected a smaller header (corrupt file?)`,
+      );
+    if (n > BigInt(size - 8))
+      throw new SafetensorsError(
+        path,
+        undefined,
+        `header length ${n} runs past the end of the ${size}-byte file; expected at most ${size - 8} (truncated file?)`,
+      );
+    const headerLen = Number(n);
+    const headerBytes = new Uint8Array(headerLen);
+    preadExact(fd, headerBytes, 8, short);
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes);
+    } catch {
+      throw new SafetensorsError(path, undefined, "header is not valid UTF-8; expected UTF-8 JSON");
+    }
+    const dataStart = 8 + headerLen;
+    const { tensors, metadata } = parseHeader(path, text, size - dataStart);
+    return new SafetensorsFile(path, fd, dataStart, tensors, metadata);
+  }
+
+  /** Tensor names, sorted. */
+  names(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  private entry(name: string): TensorEntry {
+    const e = this.entries.get(name);
+    if (!e) {
+      const n = this.entries.size;
+      throw new SafetensorsError(
+        this.path,
+        name,
+        `not found; expected one of the file's ${n} tensor${n === 1 ? "" : "s"}`,
+      );
+    }
+    return e;
+  }
+
+  info(name: string): TensorInfo {
+    const e = this.entry(name);
+    return { dtype: e.dtype, shape: e.shape, byteLength: e.end - e.begin };
+  }
+
+  /** File offset and byte length of a tensor's data (for callers that stream it). */
+  location(name: string): { offset: number; byteLength: number } {
+    const e = this.entry(name);
+    return { offset: this.dataStart + e.begin, byteLength: e.end - e.begin };
+  }
+
+  /** Raw little-endian bytes of a tensor (or of rows [start, end) of its leading dim). */
+  readBytes(name: string, rows?: readonly [number, number]): Uint8Array {
+    const e = this.entry(name);
+    if (this.fd === null) throw new SafetensorsError(this.path, name, "file is closed; expected read() before close()");
+    let begin = e.begin;
+    let end = e.end;
+    if (rows !== undefined) {
+      const [r0, r1] = rows;
+      const lead = e.shape[0];
+      if (e.shape.length === 0 || !Number.isInteger(r0) || !Number.isInteger(r1) || r0 < 0 || r1 > lead || r0 > r1)
+        throw new SafetensorsError(
+          this.path,
+          name,
+          `rows [${r0}, ${r1}) are outside shape [${e.shape.join(", ")}]; expected 0 <= start <= end <= leading dim`,
+        );
+      const rowBytes = lead === 0 ? 0 : (e.end - e.begin) / lead;
+      begin = e.begin + r0 * rowBytes;
+      end = e.begin + r1 * rowBytes;
+    }
+    const bytes = new Uint8Array(end - begin);
+    preadExact(this.fd, bytes, this.dataStart + begin, (got) => {
+      throw new SafetensorsError(
+        this.path,
+        name,
+        `file ended after ${got} of ${end - begin} data bytes; expected the file to be unchanged since open`,
+      );
+    });
+    return bytes;
+  }
+
+  /** The tensor (or rows [start, end) of it) as the typed array of its stored dtype. */
+  read(name: string, rows?: readonly [number, number]): StoredArray {
+    return viewAs(this.entry(name).dtype, this.readBytes(name, rows));
+  }
+
+  /** The tensor widened to float32; `shape`, if given, must equal the stored shape. */
+  readF32(name: string, options: ReadF32Options = {}): Float32Array {
+    const e = this.entry(name);
+    if (options.shape && !sameShape(options.shape, e.shape))
+      throw new SafetensorsError(
+        this.path,
+        name,
+        `has shape [${e.shape.join(", ")}]; expected [${options.shape.join(", ")}]`,
+      );
+    return toF32(e.dtype, this.read(name), options.backend);
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      fs.closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}
