@@ -1,6 +1,141 @@
-// (being written) kernels registered by RegisterEmbed.
-#include "common.h"
+// Embeddings and rotary positions:
+//   embeddingGather:     out[i, :] = table[ids[i], :]         table [vocab, dim], ids [n], out [n, dim]
+//   embeddingScatterAdd: dtable[ids[i], :] += dout[i, :]       (parallel over column blocks, so
+//                        repeated ids never race and the sum order is i ascending, deterministic)
+//   rope (HF rotate_half layout), x, out [n, heads, headDim], positions [n], h = headDim / 2:
+//     f_i = pos * theta^(-2i / headDim) (double), for i < h:
+//     out[i] = x[i] cos f - x[i + h] sin f;  out[i + h] = x[i + h] cos f + x[i] sin f
+//     inverse: sin -> -sin (the transposed rotation, i.e. the backward). out may alias x.
+// Ids are checked to lie in [0, vocab) before anything is written.
+#include <omp.h>
+
+#include "kutil.h"
 
 namespace msae {
-void RegisterEmbed(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+void check_ids(const Napi::Env& env, const char* K, View<int32_t> ids, int64_t vocab) {
+  for (size_t i = 0; i < ids.n; i++) {
+    if (ids.p[i] < 0 || ids.p[i] >= vocab) {
+      fail_range(env, std::string(K) + ": ids[" + std::to_string(i) + "] = " + std::to_string(ids.p[i]) +
+                          " is outside [0, vocab = " + std::to_string(vocab) + ")");
+    }
+  }
+}
+
+Napi::Value EmbeddingGather(const Napi::CallbackInfo& info) {
+  const char* K = "embeddingGather";
+  Napi::Env env = info.Env();
+  auto table = f32_arg(info, 0, K, "table");
+  auto ids = i32_arg(info, 1, K, "ids");
+  int64_t vocab = dim_arg(info, 2, K, "vocab"), dim = dim_arg(info, 3, K, "dim");
+  auto out = f32_arg(info, 4, K, "out");
+  need_len(env, K, "table", table.n, mul_dims(env, K, vocab, dim), "vocab*dim");
+  const int64_t n = static_cast<int64_t>(ids.n);
+  need_len(env, K, "out", out.n, mul_dims(env, K, n, dim), "ids.length*dim");
+  check_ids(env, K, ids, vocab);
+  const float* pt = table.p;
+  const int32_t* pid = ids.p;
+  float* po = out.p;
+#pragma omp parallel for schedule(static) if (n > 1 && n * dim > kParElems)
+  for (int64_t i = 0; i < n; i++) {
+    const float* src = pt + static_cast<int64_t>(pid[i]) * dim;
+    float* dst = po + i * dim;
+    for (int64_t d = 0; d < dim; d++) dst[d] = src[d];
+  }
+  return env.Undefined();
+}
+
+Napi::Value EmbeddingScatterAdd(const Napi::CallbackInfo& info) {
+  const char* K = "embeddingScatterAdd";
+  Napi::Env env = info.Env();
+  auto dout = f32_arg(info, 0, K, "dout");
+  auto ids = i32_arg(info, 1, K, "ids");
+  int64_t vocab = dim_arg(info, 2, K, "vocab"), dim = dim_arg(info, 3, K, "dim");
+  auto dtable = f32_arg(info, 4, K, "dtable");
+  const int64_t n = static_cast<int64_t>(ids.n);
+  need_len(env, K, "dout", dout.n, mul_dims(env, K, n, dim), "ids.length*dim");
+  need_len(env, K, "dtable", dtable.n, mul_dims(env, K, vocab, dim), "vocab*dim");
+  check_ids(env, K, ids, vocab);
+  const float* pd = dout.p;
+  const int32_t* pid = ids.p;
+  float* pt = dtable.p;
+  constexpr int64_t B = 64;
+  const int64_t nblocks = (dim + B - 1) / B;
+#pragma omp parallel for schedule(static) if (nblocks > 1 && n * dim > kParElems)
+  for (int64_t b = 0; b < nblocks; b++) {
+    const int64_t d0 = b * B, d1 = d0 + B < dim ? d0 + B : dim;
+    for (int64_t i = 0; i < n; i++) {
+      float* dst = pt + static_cast<int64_t>(pid[i]) * dim;
+      const float* src = pd + i * dim;
+#pragma omp simd
+      for (int64_t d = d0; d < d1; d++) dst[d] += src[d];
+    }
+  }
+  return env.Undefined();
+}
+
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  const char* K = "rope";
+  Napi::Env env = info.Env();
+  auto x = f32_arg(info, 0, K, "x");
+  auto positions = i32_arg(info, 1, K, "positions");
+  int64_t n = dim_arg(info, 2, K, "n"), heads = dim_arg(info, 3, K, "heads");
+  int64_t head_dim = dim_arg(info, 4, K, "headDim");
+  double theta = finite_arg(info, 5, K, "theta");
+  bool inverse = bool_arg(info, 6, K, "inverse");
+  auto out = f32_arg(info, 7, K, "out");
+  if (head_dim % 2 != 0) fail_range(env, std::string(K) + ": headDim must be even, got " + std::to_string(head_dim));
+  need(env, theta > 0, K, "theta must be > 0");
+  const int64_t row = mul_dims(env, K, heads, head_dim);
+  const int64_t total = mul_dims(env, K, n, row);
+  need_len(env, K, "x", x.n, total, "n*heads*headDim");
+  need_len(env, K, "positions", positions.n, n, "n");
+  need_len(env, K, "out", out.n, total, "n*heads*headDim");
+  const int64_t half = head_dim / 2;
+  std::vector<double> inv_freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; i++) inv_freq[i] = std::pow(theta, (-2.0 * static_cast<double>(i)) / head_dim);
+  const bool par = n > 1 && total > kParElems / 4;
+  const int nthreads = par ? omp_get_max_threads() : 1;
+  float* ptrig = thread_scratch<float>(static_cast<size_t>(nthreads * 2 * half));
+  const float* px = x.p;
+  const int32_t* ppos = positions.p;
+  float* po = out.p;
+  const double* pf = inv_freq.data();
+  const double sgn = inverse ? -1.0 : 1.0;
+#pragma omp parallel num_threads(nthreads) if (par)
+  {
+    float* cs = ptrig + static_cast<int64_t>(omp_get_thread_num()) * 2 * half;
+    float* sn = cs + half;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < n; t++) {
+      const double pos = ppos[t];
+      for (int64_t i = 0; i < half; i++) {
+        const double f = pos * pf[i];
+        cs[i] = static_cast<float>(std::cos(f));
+        sn[i] = static_cast<float>(sgn * std::sin(f));
+      }
+      for (int64_t h = 0; h < heads; h++) {
+        const float* xr = px + t * row + h * head_dim;
+        float* orow = po + t * row + h * head_dim;
+#pragma omp simd
+        for (int64_t i = 0; i < half; i++) {
+          const float a = xr[i], b = xr[i + half];
+          orow[i] = a * cs[i] - b * sn[i];
+          orow[i + half] = b * cs[i] + a * sn[i];
+        }
+      }
+    }
+  }
+  return env.Undefined();
+}
+
+}  // namespace
+
+void RegisterEmbed(Napi::Env env, Napi::Object exports) {
+  exports.Set("embeddingGather", Napi::Function::New(env, EmbeddingGather));
+  exports.Set("embeddingScatterAdd", Napi::Function::New(env, EmbeddingScatterAdd));
+  exports.Set("rope", Napi::Function::New(env, Rope));
+}
+
 }  // namespace msae

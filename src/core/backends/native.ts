@@ -1,0 +1,377 @@
+/**
+ * The native backend: every Backend kernel forwarded to the C++ addon (native/src/kernels/*.cc),
+ * which validates dims and lengths itself and throws one-line RangeError / TypeError.
+ * Semantics are those documented on the interface (src/core/backend.ts).
+ *
+ * The addon computes in float32 only; a Float64Array argument is refused here with a TypeError
+ * pointing at the ref backend (which also takes float64, for gradient checks).
+ */
+import type { Backend, FloatArray } from "../backend.ts";
+import type { NativeAddon } from "./addon.ts";
+
+const F64_MESSAGE = "the native backend takes Float32Array; use the ref backend for float64";
+
+/** Throws the float64 TypeError if any argument is a Float64Array (nulls and non-floats pass through). */
+function f32(kernel: string, ...arrays: (FloatArray | null)[]): void {
+  for (const a of arrays) {
+    if (a instanceof Float64Array) throw new TypeError(`${kernel}: ${F64_MESSAGE}`);
+  }
+}
+
+export class NativeBackend implements Backend {
+  readonly name = "native" as const;
+  private readonly addon: NativeAddon;
+
+  constructor(addon: NativeAddon) {
+    this.addon = addon;
+  }
+
+  // ---------------------------------------------------------------- GEMM
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: FloatArray, // stored [m, k] (or [k, m] when transA), row stride lda
+    lda: number,
+    b: FloatArray, // stored [k, n] (or [n, k] when transB), row stride ldb
+    ldb: number,
+    beta: number,
+    c: FloatArray, // [m, n], row stride ldc
+    ldc: number,
+  ): void {
+    f32("gemm", a, b, c);
+    this.addon.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  // ---------------------------------------------------------------- elementwise
+  add(a: FloatArray, b: FloatArray, out: FloatArray): void {
+    f32("add", a, b, out);
+    this.addon.add(a, b, out);
+  }
+
+  mul(a: FloatArray, b: FloatArray, out: FloatArray): void {
+    f32("mul", a, b, out);
+    this.addon.mul(a, b, out);
+  }
+
+  scale(x: FloatArray, alpha: number, out: FloatArray): void {
+    f32("scale", x, out);
+    this.addon.scale(x, alpha, out);
+  }
+
+  axpy(alpha: number, x: FloatArray, y: FloatArray): void {
+    f32("axpy", x, y);
+    this.addon.axpy(alpha, x, y);
+  }
+
+  addBias(
+    x: FloatArray /* [rows, cols] */,
+    bias: FloatArray /* [cols] */,
+    rows: number,
+    cols: number,
+    out: FloatArray,
+  ): void {
+    f32("addBias", x, bias, out);
+    this.addon.addBias(x, bias, rows, cols, out);
+  }
+
+  scaleRows(
+    x: FloatArray /* [rows, cols] */,
+    s: FloatArray /* [rows] */,
+    rows: number,
+    cols: number,
+    out: FloatArray,
+  ): void {
+    f32("scaleRows", x, s, out);
+    this.addon.scaleRows(x, s, rows, cols, out);
+  }
+
+  scaleCols(
+    x: FloatArray /* [rows, cols] */,
+    s: FloatArray /* [cols] */,
+    rows: number,
+    cols: number,
+    out: FloatArray,
+  ): void {
+    f32("scaleCols", x, s, out);
+    this.addon.scaleCols(x, s, rows, cols, out);
+  }
+
+  relu(x: FloatArray, out: FloatArray): void {
+    f32("relu", x, out);
+    this.addon.relu(x, out);
+  }
+
+  reluBackward(x: FloatArray, dy: FloatArray, dx: FloatArray): void {
+    f32("reluBackward", x, dy, dx);
+    this.addon.reluBackward(x, dy, dx);
+  }
+
+  gelu(x: FloatArray, out: FloatArray): void {
+    f32("gelu", x, out);
+    this.addon.gelu(x, out);
+  }
+
+  geluBackward(x: FloatArray, dy: FloatArray, dx: FloatArray): void {
+    f32("geluBackward", x, dy, dx);
+    this.addon.geluBackward(x, dy, dx);
+  }
+
+  softcap(x: FloatArray, cap: number, out: FloatArray): void {
+    f32("softcap", x, out);
+    this.addon.softcap(x, cap, out);
+  }
+
+  softcapBackward(y: FloatArray, dy: FloatArray, cap: number, dx: FloatArray): void {
+    f32("softcapBackward", y, dy, dx);
+    this.addon.softcapBackward(y, dy, cap, dx);
+  }
+
+  // ---------------------------------------------------------------- reductions
+  sumRows(
+    x: FloatArray /* [rows, cols] */,
+    rows: number,
+    cols: number,
+    out: FloatArray /* [cols] */,
+    accumulate: boolean,
+  ): void {
+    f32("sumRows", x, out);
+    this.addon.sumRows(x, rows, cols, out, accumulate);
+  }
+
+  sumCols(
+    x: FloatArray /* [rows, cols] */,
+    rows: number,
+    cols: number,
+    out: FloatArray /* [rows] */,
+    accumulate: boolean,
+  ): void {
+    f32("sumCols", x, out);
+    this.addon.sumCols(x, rows, cols, out, accumulate);
+  }
+
+  colMeanVar(
+    x: FloatArray, // [rows, cols]
+    rows: number,
+    cols: number,
+    mean: FloatArray, // [cols]
+    variance: FloatArray, // [cols]
+  ): void {
+    f32("colMeanVar", x, mean, variance);
+    this.addon.colMeanVar(x, rows, cols, mean, variance);
+  }
+
+  sumSquares(x: FloatArray): number {
+    f32("sumSquares", x);
+    return this.addon.sumSquares(x);
+  }
+
+  // ---------------------------------------------------------------- normalization
+  layerNorm(
+    x: FloatArray, // [rows, cols]
+    gamma: FloatArray | null, // [cols]
+    beta: FloatArray | null, // [cols]
+    rows: number,
+    cols: number,
+    eps: number,
+    out: FloatArray, // [rows, cols]
+    mean: FloatArray, // [rows]
+    rstd: FloatArray, // [rows]
+  ): void {
+    f32("layerNorm", x, gamma, beta, out, mean, rstd);
+    this.addon.layerNorm(x, gamma, beta, rows, cols, eps, out, mean, rstd);
+  }
+
+  layerNormBackward(
+    dy: FloatArray, // [rows, cols]
+    x: FloatArray, // [rows, cols]
+    gamma: FloatArray | null, // [cols]
+    mean: FloatArray, // [rows]
+    rstd: FloatArray, // [rows]
+    rows: number,
+    cols: number,
+    dx: FloatArray, // [rows, cols]
+    dgamma: FloatArray | null, // [cols]
+    dbeta: FloatArray | null, // [cols]
+  ): void {
+    f32("layerNormBackward", dy, x, gamma, mean, rstd, dx, dgamma, dbeta);
+    this.addon.layerNormBackward(dy, x, gamma, mean, rstd, rows, cols, dx, dgamma, dbeta);
+  }
+
+  rmsNorm(
+    x: FloatArray, // [rows, cols]
+    w: FloatArray, // [cols]
+    offset: number,
+    rows: number,
+    cols: number,
+    eps: number,
+    out: FloatArray, // [rows, cols]
+    rstd: FloatArray, // [rows]
+  ): void {
+    f32("rmsNorm", x, w, out, rstd);
+    this.addon.rmsNorm(x, w, offset, rows, cols, eps, out, rstd);
+  }
+
+  rmsNormBackward(
+    dy: FloatArray, // [rows, cols]
+    x: FloatArray, // [rows, cols]
+    w: FloatArray, // [cols]
+    offset: number,
+    rstd: FloatArray, // [rows]
+    rows: number,
+    cols: number,
+    dx: FloatArray, // [rows, cols]
+    dw: FloatArray | null, // [cols]
+  ): void {
+    f32("rmsNormBackward", dy, x, w, rstd, dx, dw);
+    this.addon.rmsNormBackward(dy, x, w, offset, rstd, rows, cols, dx, dw);
+  }
+
+  // ---------------------------------------------------------------- softmax, attention, loss
+  softmax(x: FloatArray /* [rows, cols] */, rows: number, cols: number, out: FloatArray /* [rows, cols] */): void {
+    f32("softmax", x, out);
+    this.addon.softmax(x, rows, cols, out);
+  }
+
+  softmaxBackward(
+    y: FloatArray, // [rows, cols]
+    dy: FloatArray, // [rows, cols]
+    rows: number,
+    cols: number,
+    dx: FloatArray, // [rows, cols]
+  ): void {
+    f32("softmaxBackward", y, dy, dx);
+    this.addon.softmaxBackward(y, dy, rows, cols, dx);
+  }
+
+  causalSoftmax(x: FloatArray /* [groups, t, t] */, groups: number, t: number, window: number, out: FloatArray): void {
+    f32("causalSoftmax", x, out);
+    this.addon.causalSoftmax(x, groups, t, window, out);
+  }
+
+  crossEntropy(
+    logits: FloatArray, // [rows, vocab]
+    targets: Int32Array, // [rows]
+    rows: number,
+    vocab: number,
+    losses: FloatArray, // [rows]
+  ): number {
+    f32("crossEntropy", logits, losses);
+    return this.addon.crossEntropy(logits, targets, rows, vocab, losses);
+  }
+
+  crossEntropyBackward(
+    logits: FloatArray, // [rows, vocab]
+    targets: Int32Array, // [rows]
+    dloss: FloatArray, // [rows]
+    rows: number,
+    vocab: number,
+    dlogits: FloatArray, // [rows, vocab]
+  ): void {
+    f32("crossEntropyBackward", logits, dloss, dlogits);
+    this.addon.crossEntropyBackward(logits, targets, dloss, rows, vocab, dlogits);
+  }
+
+  // ---------------------------------------------------------------- sparsity
+  topkRows(
+    x: FloatArray, // [rows, cols]
+    rows: number,
+    cols: number,
+    k: number,
+    out: FloatArray, // [rows, cols]
+    idx: Int32Array, // [rows, k]
+  ): void {
+    f32("topkRows", x, out);
+    this.addon.topkRows(x, rows, cols, k, out, idx);
+  }
+
+  topkRowsBackward(
+    dy: FloatArray, // [rows, cols]
+    idx: Int32Array, // [rows, k]
+    rows: number,
+    cols: number,
+    k: number,
+    dx: FloatArray, // [rows, cols]
+  ): void {
+    f32("topkRowsBackward", dy, dx);
+    this.addon.topkRowsBackward(dy, idx, rows, cols, k, dx);
+  }
+
+  // ---------------------------------------------------------------- embeddings and positions
+  embeddingGather(
+    table: FloatArray, // [vocab, dim]
+    ids: Int32Array, // [n]
+    vocab: number,
+    dim: number,
+    out: FloatArray, // [n, dim]
+  ): void {
+    f32("embeddingGather", table, out);
+    this.addon.embeddingGather(table, ids, vocab, dim, out);
+  }
+
+  embeddingScatterAdd(
+    dout: FloatArray, // [n, dim]
+    ids: Int32Array, // [n]
+    vocab: number,
+    dim: number,
+    dtable: FloatArray, // [vocab, dim]
+  ): void {
+    f32("embeddingScatterAdd", dout, dtable);
+    this.addon.embeddingScatterAdd(dout, ids, vocab, dim, dtable);
+  }
+
+  rope(
+    x: FloatArray, // [n, heads, headDim]
+    positions: Int32Array, // [n]
+    n: number,
+    heads: number,
+    headDim: number,
+    theta: number,
+    inverse: boolean,
+    out: FloatArray, // [n, heads, headDim]
+  ): void {
+    f32("rope", x, out);
+    this.addon.rope(x, positions, n, heads, headDim, theta, inverse, out);
+  }
+
+  // ---------------------------------------------------------------- optimizer
+  adamw(
+    param: FloatArray, // [n]
+    grad: FloatArray, // [n]
+    m: FloatArray, // [n]
+    v: FloatArray, // [n]
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+  ): void {
+    f32("adamw", param, grad, m, v);
+    this.addon.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+  }
+
+  // ---------------------------------------------------------------- dtype conversion
+  f16ToF32(src: Uint16Array, out: Float32Array): void {
+    f32("f16ToF32", out);
+    this.addon.f16ToF32(src, out);
+  }
+
+  f32ToF16(src: Float32Array, out: Uint16Array): void {
+    f32("f32ToF16", src);
+    this.addon.f32ToF16(src, out);
+  }
+
+  bf16ToF32(src: Uint16Array, out: Float32Array): void {
+    f32("bf16ToF32", out);
+    this.addon.bf16ToF32(src, out);
+  }
+
+  f32ToBf16(src: Float32Array, out: Uint16Array): void {
+    f32("f32ToBf16", src);
+    this.addon.f32ToBf16(src, out);
+  }
+}
