@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { register as registerBench } from "./bench.ts";
 import { register as registerDemo } from "./demo.ts";
 import { reportError } from "./errors.ts";
+import { register as registerInspect } from "./inspect.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 
 const program = new Command();
@@ -18,6 +19,7 @@ program
 registerDemo(program);
 registerBench(program);
 registerTokenizer(program);
+registerInspect(program);
 
 const debug = process.argv.includes("--debug");
 try {

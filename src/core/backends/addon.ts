@@ -28,6 +28,10 @@ export function loadAddon(): NativeAddon | null {
     cached = null;
     loadError = "the native addon was not built (run `npm run build:native`; it needs a C++17 compiler)";
   } else {
+    // Idle OpenMP threads sleep instead of spinning: on a 2-core machine shared with other work,
+    // spinning threads starve the one holding the work (10-100x slowdowns seen). OpenBLAS has its
+    // own thread pool, so GEMM is unaffected. Set OMP_WAIT_POLICY=active to override.
+    process.env.OMP_WAIT_POLICY ??= "passive";
     try {
       cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
     } catch (e) {

@@ -1,0 +1,213 @@
+/**
+ * Gemma-2 forward (transformers' Gemma2ForCausalLM, eager attention), llm.c style: one function
+ * per stage writing named activation buffers of a preallocated workspace.
+ *
+ *   x_0      = E[ids] * fround(sqrt(d))                          (normalizer in the run dtype, f32)
+ *   per block l (x = x_l):
+ *     a      = RMSNorm_in(x)                                      RMSNorm(z) = z / sqrt(mean(z^2) + eps) * (1 + w)
+ *     q,k,v  = a Wq^T, a Wk^T, a Wv^T; RoPE(q), RoPE(k)            (rotate_half layout, theta)
+ *     s      = (q_h . k_g) * query_pre_attn_scalar^-0.5;  s = c_a tanh(s / c_a)
+ *     p      = causal softmax (sliding layers: keys with i - j < window)
+ *     attn   = RMSNorm_post_attn((p v) Wo^T)                      -> hook_attn_out
+ *     x_mid  = x + attn
+ *     mlp    = RMSNorm_post_ff(((gelu_tanh(b Wg^T)) * (b Wu^T)) Wd^T),  b = RMSNorm_pre_ff(x_mid)
+ *                                                                 -> hook_mlp_out
+ *     x_l+1  = x_mid + mlp                                        -> hook_resid_post
+ *   logits   = c_f tanh((RMSNorm_final(x_L) E^T) / c_f)           (tied unembedding)
+ *
+ * Grouped-query attention: query head h reads key/value head floor(h / (H / KV)).
+ * Every buffer a backward pass needs is kept (rstd of each norm, scores after capping,
+ * probabilities, gate before and after GELU); with keepActivations each block has its own set.
+ */
+import type { Backend } from "../../core/backend.ts";
+import { AttentionViews, attentionForward } from "../attention.ts";
+import type { HookCallback } from "../hooks.ts";
+import type { ArchModel, ArchWorkspace, ModelDims } from "../model.ts";
+import { type Gemma2Config, gemma2Dims } from "./config.ts";
+import type { Gemma2Weights } from "./weights.ts";
+
+/** Activations of one block; rows = batch * seq. */
+export class Gemma2BlockActs {
+  readonly ln1: Float32Array; // [rows, d]      input_layernorm output
+  readonly ln1Rstd: Float32Array; // [rows]
+  readonly q: Float32Array; // [rows, H*hd]   after RoPE
+  readonly k: Float32Array; // [rows, KV*hd]  after RoPE
+  readonly v: Float32Array; // [rows, KV*hd]
+  readonly preatt: Float32Array; // [B, H, T, T] scaled, soft-capped scores
+  readonly att: Float32Array; // [B, H, T, T]    probabilities
+  readonly y: Float32Array; // [rows, H*hd]   per-head attention outputs
+  readonly attnProj: Float32Array; // [rows, d]  o_proj output
+  readonly attnOut: Float32Array; // [rows, d]   post_attention_layernorm output (hook_attn_out)
+  readonly attnRstd: Float32Array; // [rows]
+  readonly residMid: Float32Array; // [rows, d]
+  readonly ln2: Float32Array; // [rows, d]      pre_feedforward_layernorm output
+  readonly ln2Rstd: Float32Array; // [rows]
+  readonly gate: Float32Array; // [rows, dMlp]
+  readonly up: Float32Array; // [rows, dMlp]
+  readonly gateAct: Float32Array; // [rows, dMlp] gelu(gate)
+  readonly hidden: Float32Array; // [rows, dMlp]  gelu(gate) * up
+  readonly down: Float32Array; // [rows, d]
+  readonly mlpOut: Float32Array; // [rows, d]   post_feedforward_layernorm output (hook_mlp_out)
+  readonly mlpRstd: Float32Array; // [rows]
+  readonly views: AttentionViews;
+
+  constructor(cfg: Gemma2Config, batch: number, seq: number) {
+    const rows = batch * seq;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: m } = cfg;
+    const f = (n: number) => new Float32Array(n);
+    this.ln1 = f(rows * d);
+    this.ln1Rstd = f(rows);
+    this.q = f(rows * H * hd);
+    this.k = f(rows * KV * hd);
+    this.v = f(rows * KV * hd);
+    this.preatt = f(batch * H * seq * seq);
+    this.att = f(batch * H * seq * seq);
+    this.y = f(rows * H * hd);
+    this.attnProj = f(rows * d);
+    this.attnOut = f(rows * d);
+    this.attnRstd = f(rows);
+    this.residMid = f(rows * d);
+    this.ln2 = f(rows * d);
+    this.ln2Rstd = f(rows);
+    this.gate = f(rows * m);
+    this.up = f(rows * m);
+    this.gateAct = f(rows * m);
+    this.hidden = f(rows * m);
+    this.down = f(rows * d);
+    this.mlpOut = f(rows * d);
+    this.mlpRstd = f(rows);
+    this.views = new AttentionViews(
+      { batch, seq, nHeads: H, nKvHeads: KV, headDim: hd },
+      { buf: this.q, stride: H * hd, offset: 0 },
+      { buf: this.k, stride: KV * hd, offset: 0 },
+      { buf: this.v, stride: KV * hd, offset: 0 },
+      this.preatt,
+      this.att,
+      { buf: this.y, stride: H * hd, offset: 0 },
+    );
+  }
+}
+
+export class Gemma2Workspace implements ArchWorkspace {
+  readonly batch: number;
+  readonly seq: number;
+  readonly rows: number;
+  readonly positions: Int32Array; // [rows]: t for row b*seq + t
+  readonly blocks: Gemma2BlockActs[]; // nLayers entries (shared object unless keepActivations)
+  private readonly residBufs: Float32Array[]; // nLayers + 1, or 2 ping-pong buffers
+  readonly finalNorm: Float32Array; // [rows, d]
+  readonly finalRstd: Float32Array; // [rows]
+  private logitsBuf: Float32Array | null = null; // [rows, vocab], allocated on first head()
+  private readonly vocab: number;
+
+  constructor(cfg: Gemma2Config, batch: number, seq: number, keepActivations: boolean) {
+    this.batch = batch;
+    this.seq = seq;
+    this.rows = batch * seq;
+    this.vocab = cfg.vocabSize;
+    this.positions = new Int32Array(this.rows);
+    for (let i = 0; i < this.rows; i++) this.positions[i] = i % seq;
+    const d = cfg.hiddenSize;
+    const shared = keepActivations ? null : new Gemma2BlockActs(cfg, batch, seq);
+    this.blocks = Array.from({ length: cfg.numLayers }, () => shared ?? new Gemma2BlockActs(cfg, batch, seq));
+    const nResid = keepActivations ? cfg.numLayers + 1 : 2;
+    this.residBufs = Array.from({ length: nResid }, () => new Float32Array(this.rows * d));
+    this.finalNorm = new Float32Array(this.rows * d);
+    this.finalRstd = new Float32Array(this.rows);
+  }
+
+  resid(layer: number): Float32Array {
+    return this.residBufs.length === 2 ? this.residBufs[layer % 2] : this.residBufs[layer];
+  }
+
+  logits(): Float32Array {
+    this.logitsBuf ??= new Float32Array(this.rows * this.vocab);
+    return this.logitsBuf;
+  }
+}
+
+export class Gemma2Model implements ArchModel<Gemma2Workspace> {
+  readonly dims: ModelDims;
+  readonly cfg: Gemma2Config;
+  readonly w: Gemma2Weights;
+  private readonly be: Backend;
+
+  constructor(cfg: Gemma2Config, weights: Gemma2Weights, backend: Backend) {
+    this.cfg = cfg;
+    this.w = weights;
+    this.be = backend;
+    this.dims = gemma2Dims(cfg);
+  }
+
+  createWorkspace(batch: number, seq: number, keepActivations: boolean): Gemma2Workspace {
+    return new Gemma2Workspace(this.cfg, batch, seq, keepActivations);
+  }
+
+  /** ids [rows] -> resid(0) = E[ids] * sqrt(d) (the constant rounded to float32, as transformers does). */
+  embed(ws: Gemma2Workspace, ids: Int32Array): void {
+    const { vocabSize: V, hiddenSize: d } = this.cfg;
+    const x = ws.resid(0);
+    this.be.embeddingGather(this.w.embed, ids, V, d, x);
+    this.be.scale(x, Math.fround(Math.sqrt(d)), x);
+  }
+
+  block(ws: Gemma2Workspace, layer: number, hook: HookCallback | null): void {
+    this.attentionBlock(ws, layer, hook);
+    this.mlpBlock(ws, layer, hook);
+  }
+
+  /** resid(layer) -> a.residMid = x + RMSNorm_post_attn(attention(RMSNorm_in(x))). */
+  attentionBlock(ws: Gemma2Workspace, layer: number, hook: HookCallback | null): void {
+    const be = this.be;
+    const c = this.cfg;
+    const w = this.w.layers[layer];
+    const a = ws.blocks[layer];
+    const { rows } = ws;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
+    const x = ws.resid(layer);
+    be.rmsNorm(x, w.inputNorm, 1, rows, d, eps, a.ln1, a.ln1Rstd);
+    be.gemm(false, true, rows, H * hd, d, 1, a.ln1, d, w.wq, d, 0, a.q, H * hd);
+    be.gemm(false, true, rows, KV * hd, d, 1, a.ln1, d, w.wk, d, 0, a.k, KV * hd);
+    be.gemm(false, true, rows, KV * hd, d, 1, a.ln1, d, w.wv, d, 0, a.v, KV * hd);
+    be.rope(a.q, ws.positions, rows, H, hd, c.ropeTheta, false, a.q);
+    be.rope(a.k, ws.positions, rows, KV, hd, c.ropeTheta, false, a.k);
+    const window = c.layerSliding[layer] ? c.slidingWindow : 0;
+    attentionForward(be, a.views, a.preatt, a.att, c.queryPreAttnScalar ** -0.5, c.attnSoftcap, window);
+    be.gemm(false, true, rows, d, H * hd, 1, a.y, H * hd, w.wo, H * hd, 0, a.attnProj, d);
+    be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
+    hook?.(layer, "attn_out", a.attnOut);
+    be.add(x, a.attnOut, a.residMid);
+  }
+
+  /** a.residMid -> resid(layer + 1) = residMid + RMSNorm_post_ff(GeGLU(RMSNorm_pre_ff(residMid))). */
+  mlpBlock(ws: Gemma2Workspace, layer: number, hook: HookCallback | null): void {
+    const be = this.be;
+    const c = this.cfg;
+    const w = this.w.layers[layer];
+    const a = ws.blocks[layer];
+    const { rows } = ws;
+    const { hiddenSize: d, intermediateSize: m, rmsNormEps: eps } = c;
+    be.rmsNorm(a.residMid, w.preFfNorm, 1, rows, d, eps, a.ln2, a.ln2Rstd);
+    be.gemm(false, true, rows, m, d, 1, a.ln2, d, w.wGate, d, 0, a.gate, m);
+    be.gemm(false, true, rows, m, d, 1, a.ln2, d, w.wUp, d, 0, a.up, m);
+    be.gelu(a.gate, a.gateAct);
+    be.mul(a.gateAct, a.up, a.hidden);
+    be.gemm(false, true, rows, d, m, 1, a.hidden, m, w.wDown, m, 0, a.down, d);
+    be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
+    hook?.(layer, "mlp_out", a.mlpOut);
+    be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
+  }
+
+  /** resid(nLayers) -> logits [rows, vocab] = softcap(RMSNorm_final(x) E^T). */
+  head(ws: Gemma2Workspace): Float32Array {
+    const be = this.be;
+    const c = this.cfg;
+    const { rows } = ws;
+    const d = c.hiddenSize;
+    const logits = ws.logits();
+    be.rmsNorm(ws.resid(c.numLayers), this.w.finalNorm, 1, rows, d, c.rmsNormEps, ws.finalNorm, ws.finalRstd);
+    be.gemm(false, true, rows, c.vocabSize, d, 1, ws.finalNorm, d, this.w.lmHead, d, 0, logits, c.vocabSize);
+    if (c.finalSoftcap !== null) be.softcap(logits, c.finalSoftcap, logits);
+    return logits;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * loadModel(dir): a Hugging Face model folder -> LanguageModel.
+ *
+ *   config.json      -> architecture (registry.ts) and its config
+ *   model.safetensors or model.safetensors.index.json (+ shards)
+ *                    -> weights, every name and shape checked against the config before any data
+ *                       is read, then widened to float32 (bf16 / f16 / f32)
+ *   tokenizer.json   -> tokenizer (unless options.tokenizer is false)
+ *
+ * Every failure is one line naming the problem: a missing file, an unsupported architecture (with
+ * the supported ones), a missing tensor, a tensor whose shape disagrees with the config (both
+ * shapes), a truncated or malformed shard (from the safetensors reader).
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Backend } from "../core/backend.ts";
+import { getBackend } from "../core/backends/index.ts";
+import type { TensorReader } from "../io/safetensors.ts";
+import { openWeights } from "../io/safetensors-sharded.ts";
+import { loadTokenizer } from "../tokenizer/load.ts";
+import type { RawConfig } from "./config-fields.ts";
+import { LanguageModel } from "./model.ts";
+import { type Architecture, findArchitecture } from "./registry.ts";
+import { readWeights } from "./weights.ts";
+
+export interface LoadModelOptions {
+  /** Backend the forward runs on (default: getBackend(), native when built). */
+  backend?: Backend;
+  /** Load tokenizer.json (default true; it must then exist). */
+  tokenizer?: boolean;
+}
+
+export class ModelLoadError extends Error {
+  override name = "ModelLoadError";
+}
+
+/** Checks `dir` is a folder and reads + parses its config.json. */
+export function readConfigJson(dir: string): RawConfig {
+  if (!existsSync(dir)) throw new ModelLoadError(`model folder ${dir} does not exist`);
+  if (!statSync(dir).isDirectory())
+    throw new ModelLoadError(`${dir} is not a folder; expected a model folder with config.json`);
+  const path = join(dir, "config.json");
+  if (!existsSync(path)) throw new ModelLoadError(`missing file ${path}; a model folder needs config.json`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ModelLoadError(`${path} is not valid JSON: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ModelLoadError(`${path} is not a JSON object`);
+  return raw as RawConfig;
+}
+
+/** A folder's architecture and parsed config, without reading weights. */
+export function readModelConfig(dir: string): { arch: Architecture; config: unknown; raw: RawConfig } {
+  const raw = readConfigJson(dir);
+  const where = join(dir, "config.json");
+  const arch = findArchitecture(raw, where);
+  return { arch, config: arch.parseConfig(raw, where), raw };
+}
+
+export function loadModel(dir: string, options: LoadModelOptions = {}): LanguageModel {
+  const backend = options.backend ?? getBackend();
+  const { arch, config } = readModelConfig(dir);
+  const dims = arch.dims(config);
+
+  let tokenizer = null;
+  if (options.tokenizer ?? true) {
+    const tokPath = join(dir, "tokenizer.json");
+    if (!existsSync(tokPath))
+      throw new ModelLoadError(`missing file ${tokPath}; pass tokenizer: false to load the model without one`);
+    tokenizer = loadTokenizer(tokPath);
+    if (tokenizer.vocabSize > dims.vocabSize)
+      throw new ModelLoadError(
+        `${tokPath} has ${tokenizer.vocabSize} tokens but the model's vocabulary (config vocab_size) is ${dims.vocabSize}`,
+      );
+  }
+
+  let reader: TensorReader;
+  try {
+    reader = openWeights(dir);
+  } catch (e) {
+    throw new ModelLoadError((e as Error).message.split("\n")[0]);
+  }
+  let weights: Map<string, Float32Array>;
+  try {
+    weights = readWeights(reader, arch.weightSpecs(config), arch.prefixes, reader.path, backend);
+  } finally {
+    reader.close();
+  }
+  let parameterCount = 0;
+  for (const t of weights.values()) parameterCount += t.length;
+  const ids = arch.specialIds(config);
+  const model = arch.build(config, weights, backend);
+  return new LanguageModel(
+    model,
+    {
+      architecture: arch.name,
+      source: dir,
+      parameterCount,
+      bosId: tokenizer?.bosId ?? ids.bos,
+      eosId: tokenizer?.eosId ?? ids.eos,
+      padId: tokenizer?.padId ?? ids.pad,
+    },
+    backend,
+    tokenizer,
+  );
+}
