@@ -6,6 +6,7 @@ import { register as registerBench } from "./bench.ts";
 import { register as registerDemo } from "./demo.ts";
 import { reportError } from "./errors.ts";
 import { register as registerInspect } from "./inspect.ts";
+import { register as registerLm } from "./lm.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 
 const program = new Command();
@@ -20,6 +21,7 @@ registerDemo(program);
 registerBench(program);
 registerTokenizer(program);
 registerInspect(program);
+registerLm(program);
 
 const debug = process.argv.includes("--debug");
 try {

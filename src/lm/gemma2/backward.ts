@@ -1,0 +1,218 @@
+/**
+ * Gemma-2 backward, llm.c style: hand-written over the activation buffers the forward (forward.ts)
+ * keeps in a keepActivations workspace. Gradients are ADDED into `grads` (so micro-batches
+ * accumulate); the residual-stream gradient flows through one scratch buffer, dx.
+ *
+ * Loss: L = sum_r dloss_r * CE(logits_r, target_r) over rows with target_r != -1 (the trainer
+ * passes dloss_r = 1 / (target count of the optimizer step) for a token-weighted mean).
+ *
+ *   head:  logits = c_f tanh(z / c_f), z = n E^T, n = RMSNorm_f(x_L)
+ *          dz = (softmax(logits) - onehot(target)) dloss * (1 - (logits / c_f)^2)
+ *          dn = dz E;  dE += dz^T n;  dx_L = RMSNorm_f'(dn)          (dw_f accumulated)
+ *   block l, MLP half (x_l+1 = m + RMSNorm_pf(down), m = x_mid):
+ *          d_down = RMSNorm_pf'(dx);  d_hid = d_down Wd;  dWd += d_down^T hid
+ *          d_up = d_hid * gelu(gate);  d_gate = gelu'(gate) * d_hid * up
+ *          d_b = d_gate Wg + d_up Wu;  dWg += d_gate^T b;  dWu += d_up^T b   (b = RMSNorm_pre_ff(m))
+ *          dm = dx + RMSNorm_pre_ff'(d_b)
+ *   block l, attention half (x_mid = x + RMSNorm_pa(y Wo^T)):
+ *          d_proj = RMSNorm_pa'(dm);  dy = d_proj Wo;  dWo += d_proj^T y
+ *          dq, dk, dv = attentionBackward(dy)                         (attention-backward.ts)
+ *          dq, dk <- RoPE^-1(dq), RoPE^-1(dk)  (RoPE is a rotation: its transpose is the inverse)
+ *          d_a = dq Wq + dk Wk + dv Wv;  dWq += dq^T a  (same for k, v)   (a = RMSNorm_in(x))
+ *          dx = dm + RMSNorm_in'(d_a)
+ *   embedding: x_0 = E[ids] * s, s = fround(sqrt(d))  ->  dE[ids] += s dx_0
+ * With tied embeddings grads.lmHead IS grads.embed, so E gets both the lookup and the unembedding
+ * gradient. Every matrix product runs through Backend.gemm; the scratch buffers are allocated once
+ * per (batch, seq) with the workspace's array type (Float64Array for float64 gradient checks).
+ */
+import type { Backend, FloatArray } from "../../core/backend.ts";
+import { AttentionViews } from "../attention.ts";
+import { attentionBackward } from "../attention-backward.ts";
+import type { Gemma2Config } from "./config.ts";
+import type { Gemma2Model, Gemma2Workspace } from "./forward.ts";
+import type { Gemma2Weights } from "./weights.ts";
+
+/** Gradient buffers, laid out exactly like Gemma2Weights (lmHead === embed when tied). */
+export type Gemma2Grads = Gemma2Weights;
+
+/** Scratch buffers of one backward pass; rows = batch * seq. */
+export class Gemma2BackwardScratch {
+  readonly batch: number;
+  readonly seq: number;
+  readonly dx: FloatArray; // [rows, d] gradient of the residual stream
+  readonly dA: FloatArray; // [rows, d] gradient of o_proj / down_proj outputs
+  readonly dLn: FloatArray; // [rows, d] gradient of a norm's output
+  readonly dTmp: FloatArray; // [rows, d] gradient of a norm's input
+  readonly dHidden: FloatArray; // [rows, dMlp]
+  readonly dGate: FloatArray; // [rows, dMlp]
+  readonly dUp: FloatArray; // [rows, dMlp]
+  readonly dq: FloatArray; // [rows, H*hd]
+  readonly dk: FloatArray; // [rows, KV*hd]
+  readonly dv: FloatArray; // [rows, KV*hd]
+  readonly dy: FloatArray; // [rows, H*hd]
+  readonly dScores: FloatArray; // [B, H, T, T]
+  readonly dLogits: FloatArray; // [rows, vocab]
+  readonly dloss: FloatArray; // [rows]
+  readonly views: AttentionViews;
+
+  constructor(cfg: Gemma2Config, batch: number, seq: number, like: FloatArray) {
+    const rows = batch * seq;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: m, vocabSize: V } = cfg;
+    const f = (n: number): FloatArray => (like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+    this.batch = batch;
+    this.seq = seq;
+    this.dx = f(rows * d);
+    this.dA = f(rows * d);
+    this.dLn = f(rows * d);
+    this.dTmp = f(rows * d);
+    this.dHidden = f(rows * m);
+    this.dGate = f(rows * m);
+    this.dUp = f(rows * m);
+    this.dq = f(rows * H * hd);
+    this.dk = f(rows * KV * hd);
+    this.dv = f(rows * KV * hd);
+    this.dy = f(rows * H * hd);
+    this.dScores = f(batch * H * seq * seq);
+    this.dLogits = f(rows * V);
+    this.dloss = f(rows);
+    // AttentionViews is typed over Float32Array; it only takes subarray views, which work for both types.
+    const as32 = (a: FloatArray) => a as Float32Array;
+    this.views = new AttentionViews(
+      { batch, seq, nHeads: H, nKvHeads: KV, headDim: hd },
+      { buf: as32(this.dq), stride: H * hd, offset: 0 },
+      { buf: as32(this.dk), stride: KV * hd, offset: 0 },
+      { buf: as32(this.dv), stride: KV * hd, offset: 0 },
+      as32(this.dScores),
+      as32(this.dScores),
+      { buf: as32(this.dy), stride: H * hd, offset: 0 },
+    );
+  }
+}
+
+export class Gemma2Backward {
+  readonly model: Gemma2Model;
+  private readonly be: Backend;
+  private scratch: Gemma2BackwardScratch | null = null;
+
+  constructor(model: Gemma2Model, backend: Backend) {
+    this.model = model;
+    this.be = backend;
+  }
+
+  /** Scratch for ws's (batch, seq), reused across calls. */
+  scratchFor(ws: Gemma2Workspace): Gemma2BackwardScratch {
+    const s = this.scratch;
+    if (s && s.batch === ws.batch && s.seq === ws.seq && sameType(s.dx, ws.resid(0))) return s;
+    this.scratch = null;
+    this.scratch = new Gemma2BackwardScratch(this.model.cfg, ws.batch, ws.seq, ws.resid(0));
+    return this.scratch;
+  }
+
+  /**
+   * Sum of dloss-weighted cross-entropies of ws's logits (after head()) against targets [rows]
+   * (-1 = ignored). Returns the plain sum of the per-row losses and the count of scored rows.
+   */
+  loss(ws: Gemma2Workspace, targets: Int32Array): { sum: number; count: number } {
+    const s = this.scratchFor(ws);
+    const V = this.model.cfg.vocabSize;
+    const losses = s.dTmp.subarray(0, ws.rows); // scratch reuse: dTmp is free outside the backward
+    const count = this.be.crossEntropy(ws.logits(), targets, ws.rows, V, losses);
+    let sum = 0;
+    for (let r = 0; r < ws.rows; r++) sum += losses[r];
+    return { sum, count };
+  }
+
+  /**
+   * Full backward after embed + every block + head on a keepActivations workspace:
+   * grads += dL/dtheta for L = dlossPerRow * sum of the scored rows' cross-entropies.
+   */
+  backward(ws: Gemma2Workspace, ids: Int32Array, targets: Int32Array, dlossPerRow: number, grads: Gemma2Grads): void {
+    const s = this.scratchFor(ws);
+    s.dloss.fill(dlossPerRow);
+    this.headBackward(ws, targets, s.dloss, grads);
+    for (let l = this.model.cfg.numLayers - 1; l >= 0; l--) {
+      this.mlpBackward(ws, l, grads);
+      this.attentionBackward(ws, l, grads);
+    }
+    this.embedBackward(ids, s.dx, grads);
+  }
+
+  /** Head: dx (scratch) = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
+  headBackward(ws: Gemma2Workspace, targets: Int32Array, dloss: FloatArray, grads: Gemma2Grads): void {
+    const be = this.be;
+    const c = this.model.cfg;
+    const w = this.model.w;
+    const s = this.scratchFor(ws);
+    const { rows } = ws;
+    const { hiddenSize: d, vocabSize: V } = c;
+    const logits = ws.logits(); // [rows, V] after soft-capping
+    be.crossEntropyBackward(logits, targets, dloss, rows, V, s.dLogits);
+    if (c.finalSoftcap !== null) be.softcapBackward(logits, s.dLogits, c.finalSoftcap, s.dLogits);
+    be.gemm(false, false, rows, d, V, 1, s.dLogits, V, w.lmHead, d, 0, s.dLn, d);
+    be.gemm(true, false, V, d, rows, 1, s.dLogits, V, ws.finalNorm, d, 1, grads.lmHead, d);
+    be.rmsNormBackward(s.dLn, ws.resid(c.numLayers), w.finalNorm, 1, ws.finalRstd, rows, d, s.dx, grads.finalNorm);
+  }
+
+  /** MLP half of block `layer`: dx holds dL/d resid(layer + 1) on entry, dL/d residMid on exit. */
+  mlpBackward(ws: Gemma2Workspace, layer: number, grads: Gemma2Grads): void {
+    const be = this.be;
+    const c = this.model.cfg;
+    const w = this.model.w.layers[layer];
+    const g = grads.layers[layer];
+    const a = ws.blocks[layer];
+    const s = this.scratchFor(ws);
+    const { rows } = ws;
+    const { hiddenSize: d, intermediateSize: m } = c;
+    be.rmsNormBackward(s.dx, a.down, w.postFfNorm, 1, a.mlpRstd, rows, d, s.dA, g.postFfNorm);
+    be.gemm(false, false, rows, m, d, 1, s.dA, d, w.wDown, m, 0, s.dHidden, m);
+    be.gemm(true, false, d, m, rows, 1, s.dA, d, a.hidden, m, 1, g.wDown, m);
+    be.mul(s.dHidden, a.gateAct, s.dUp);
+    be.mul(s.dHidden, a.up, s.dGate);
+    be.geluBackward(a.gate, s.dGate, s.dGate);
+    be.gemm(false, false, rows, d, m, 1, s.dGate, m, w.wGate, d, 0, s.dLn, d);
+    be.gemm(false, false, rows, d, m, 1, s.dUp, m, w.wUp, d, 1, s.dLn, d);
+    be.gemm(true, false, m, d, rows, 1, s.dGate, m, a.ln2, d, 1, g.wGate, d);
+    be.gemm(true, false, m, d, rows, 1, s.dUp, m, a.ln2, d, 1, g.wUp, d);
+    be.rmsNormBackward(s.dLn, a.residMid, w.preFfNorm, 1, a.ln2Rstd, rows, d, s.dTmp, g.preFfNorm);
+    be.add(s.dx, s.dTmp, s.dx);
+  }
+
+  /** Attention half of block `layer`: dx holds dL/d residMid on entry, dL/d resid(layer) on exit. */
+  attentionBackward(ws: Gemma2Workspace, layer: number, grads: Gemma2Grads): void {
+    const be = this.be;
+    const c = this.model.cfg;
+    const w = this.model.w.layers[layer];
+    const g = grads.layers[layer];
+    const a = ws.blocks[layer];
+    const s = this.scratchFor(ws);
+    const { rows } = ws;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd } = c;
+    const qd = H * hd;
+    const kd = KV * hd;
+    be.rmsNormBackward(s.dx, a.attnProj, w.postAttnNorm, 1, a.attnRstd, rows, d, s.dA, g.postAttnNorm);
+    be.gemm(false, false, rows, qd, d, 1, s.dA, d, w.wo, qd, 0, s.dy, qd);
+    be.gemm(true, false, d, qd, rows, 1, s.dA, d, a.y, qd, 1, g.wo, qd);
+    attentionBackward(be, a.views, s.views, s.dScores, a.preatt, a.att, c.queryPreAttnScalar ** -0.5, c.attnSoftcap);
+    be.rope(s.dq, ws.positions, rows, H, hd, c.ropeTheta, true, s.dq);
+    be.rope(s.dk, ws.positions, rows, KV, hd, c.ropeTheta, true, s.dk);
+    be.gemm(false, false, rows, d, qd, 1, s.dq, qd, w.wq, d, 0, s.dLn, d);
+    be.gemm(false, false, rows, d, kd, 1, s.dk, kd, w.wk, d, 1, s.dLn, d);
+    be.gemm(false, false, rows, d, kd, 1, s.dv, kd, w.wv, d, 1, s.dLn, d);
+    be.gemm(true, false, qd, d, rows, 1, s.dq, qd, a.ln1, d, 1, g.wq, d);
+    be.gemm(true, false, kd, d, rows, 1, s.dk, kd, a.ln1, d, 1, g.wk, d);
+    be.gemm(true, false, kd, d, rows, 1, s.dv, kd, a.ln1, d, 1, g.wv, d);
+    be.rmsNormBackward(s.dLn, ws.resid(layer), w.inputNorm, 1, a.ln1Rstd, rows, d, s.dTmp, g.inputNorm);
+    be.add(s.dx, s.dTmp, s.dx);
+  }
+
+  /** Embedding: grads.embed[ids] += fround(sqrt(d)) * dx0. dx0 [rows, d] is scaled in place. */
+  embedBackward(ids: Int32Array, dx0: FloatArray, grads: Gemma2Grads): void {
+    const { hiddenSize: d, vocabSize: V } = this.model.cfg;
+    this.be.scale(dx0, Math.fround(Math.sqrt(d)), dx0);
+    this.be.embeddingScatterAdd(dx0, ids, V, d, grads.embed);
+  }
+}
+
+function sameType(a: FloatArray, b: FloatArray): boolean {
+  return a instanceof Float64Array === b instanceof Float64Array;
+}
