@@ -83,6 +83,8 @@ export const trainingSchema = z
     checkpoint_interval: z.number().int().min(0).default(500),
     /** Plain progress line every this many steps when stderr is not a terminal. */
     log_interval: positiveInt.default(20),
+    /** Storage dtype of the exported model.safetensors (training and checkpoints stay float32). */
+    save_dtype: z.enum(["float32", "bfloat16", "float16"]).default("float32"),
   })
   .strict()
   .refine((t) => t.min_lr <= t.lr, { message: "expected min_lr <= lr", path: ["min_lr"] });

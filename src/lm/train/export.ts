@@ -3,7 +3,8 @@
  * transformers' Gemma2ForCausalLM):
  *   config.json        Gemma-2 config (model_type "gemma2"; every field the loader reads, written
  *                      out explicitly, with layer_types spelling out the sliding pattern)
- *   model.safetensors  float32 weights under their HF names, metadata {"format": "pt"}
+ *   model.safetensors  weights under their HF names (float32, or bfloat16 / float16 rounded to
+ *                      nearest even), metadata {"format": "pt"}
  *   tokenizer.json     the tokenizer the model was trained with
  * Each file is written atomically (temp + fsync + rename).
  */
@@ -47,12 +48,19 @@ export function gemma2HfConfig(cfg: Gemma2Config, extra: Record<string, unknown>
   };
 }
 
-/** Writes model.safetensors (float32, HF names, {"format": "pt"}). */
-export async function writeModelWeights(path: string, params: Gemma2Params): Promise<void> {
-  const tensors = new Map<string, { dtype: "F32"; shape: readonly number[]; data: Float32Array }>();
+export type SaveDtype = "float32" | "bfloat16" | "float16";
+const SAFETENSORS_DTYPE = { float32: "F32", bfloat16: "BF16", float16: "F16" } as const;
+
+/** Writes model.safetensors (HF names, {"format": "pt"}), stored as `dtype`. */
+export async function writeModelWeights(
+  path: string,
+  params: Gemma2Params,
+  dtype: SaveDtype = "float32",
+): Promise<void> {
+  const tensors = new Map<string, { dtype: "F32" | "BF16" | "F16"; shape: readonly number[]; data: Float32Array }>();
   for (const p of params.list) {
     if (!(p.data instanceof Float32Array)) throw new Error(`writeModelWeights: ${p.name} is not float32`);
-    tensors.set(p.name, { dtype: "F32", shape: p.shape, data: p.data });
+    tensors.set(p.name, { dtype: SAFETENSORS_DTYPE[dtype], shape: p.shape, data: p.data });
   }
   await writeSafetensors(path, tensors, { format: "pt" });
 }
@@ -63,9 +71,10 @@ export async function writeModelFolder(
   cfg: Gemma2Config,
   params: Gemma2Params,
   tokenizerPath: string,
+  dtype: SaveDtype = "float32",
 ): Promise<void> {
-  atomicWriteJson(join(dir, "config.json"), gemma2HfConfig(cfg));
-  await writeModelWeights(join(dir, "model.safetensors"), params);
+  atomicWriteJson(join(dir, "config.json"), gemma2HfConfig(cfg, { torch_dtype: dtype }));
+  await writeModelWeights(join(dir, "model.safetensors"), params, dtype);
   const dst = join(dir, "tokenizer.json");
   if (resolve(tokenizerPath) !== resolve(dst) || !existsSync(dst)) copyAtomic(tokenizerPath, dst);
 }

@@ -160,7 +160,7 @@ export async function trainLm(o: TrainOptions): Promise<TrainResult> {
   const validate = () => contextsLoss(be, forwardAll, val, B, cfg.vocabSize, cfg.bosId).loss;
   const saveAll = async () => {
     await saveCheckpoint(ckptPath, params, opt, { step, samples }, fingerprint);
-    await writeModelFolder(out, cfg, params, tok.path);
+    await writeModelFolder(out, cfg, params, tok.path, t.save_dtype);
   };
 
   const writer = JsonlWriter.open(logPath);
