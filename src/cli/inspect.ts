@@ -1,17 +1,18 @@
 /**
- * `msae inspect <model folder | file.safetensors>`: what a model folder holds (architecture,
+ * `msae inspect [model folder | file.safetensors]` (default: the shipped models/tiny-gemma2): what a model folder holds (architecture,
  * parameters, layers, widths, heads, vocabulary, context, hook names, weight check, tensor table)
  * or, for a bare .safetensors / index .json, its metadata and tensor table. Reads no tensor data.
  * Exit 1 when the folder's weights disagree with its config (the problem is printed).
  */
 import type { Command } from "commander";
+import { defaultModelDir } from "../core/paths.ts";
 import { describePath, formatDescription } from "../lm/describe.ts";
 
 export function register(program: Command): void {
   program
     .command("inspect")
     .description("show a model folder's architecture, hooks and tensors, or a .safetensors file's tensors")
-    .argument("<path>", "a Hugging Face model folder (config.json + weights) or a .safetensors file")
+    .argument("[path]", "a Hugging Face model folder (config.json + weights) or a .safetensors file", defaultModelDir)
     .option("--json", "print the description as JSON")
     .action((path: string, opts: { json?: boolean }) => {
       const d = describePath(path);

@@ -7,6 +7,7 @@
  */
 import type { Command } from "commander";
 import { getBackend } from "../core/backends/index.ts";
+import { defaultModelDir } from "../core/paths.ts";
 import { openCorpus } from "../data/spec.ts";
 import { loadModel } from "../lm/loader.ts";
 import { type LmTrainConfig, parseLmTrainConfig, readLmTrainConfig } from "../lm/train/config.ts";
@@ -103,7 +104,7 @@ export function register(program: Command): void {
 
   lm.command("eval")
     .description("loss per token and perplexity of a model folder, beside add-k unigram and bigram baselines")
-    .requiredOption("--model <dir>", "model folder (config.json, model.safetensors, tokenizer.json)")
+    .option("--model <dir>", "model folder (config.json, model.safetensors, tokenizer.json)", defaultModelDir)
     .option("--data <spec>", "evaluation corpus", "brown:validation")
     .option("--train-data <spec>", "corpus the n-gram baselines are fitted on", "brown:train")
     .option("--context <n>", "context length (default min(128, the model's))")
@@ -149,7 +150,7 @@ export function register(program: Command): void {
 
   lm.command("generate")
     .description("sample a continuation of a prompt")
-    .requiredOption("--model <dir>", "model folder")
+    .option("--model <dir>", "model folder", defaultModelDir)
     .requiredOption("--prompt <text>", "text to continue")
     .option("--max-tokens <n>", "tokens to generate at most", "60")
     .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")

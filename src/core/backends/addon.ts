@@ -4,15 +4,14 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { addonPath } from "../paths.ts";
+
+// Temporary alias while bench/ moves to src/core/paths.ts.
+export { packageRoot as repoRoot } from "../paths.ts";
 
 /** The raw addon: functions registered by native/src/kernels/*.cc (typed by their callers). */
 // biome-ignore lint/suspicious/noExplicitAny: the addon's functions are typed at their call sites
 export type NativeAddon = Record<string, (...args: any[]) => any>;
-
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const addonPath = join(repoRoot, "build", "Release", "msae_native.node");
 
 let cached: NativeAddon | null | undefined;
 let loadError = "";
