@@ -39,6 +39,8 @@ export interface GemmRow {
   torch_gflops: number | null;
   own_gflops: number;
   own_pct_peak: number;
+  /** The CBLAS's GFLOP/s (null when the build has none). */
+  blas_gflops: number | null;
   /** gflops / torch_gflops, null without torch. */
   ratio_torch: number | null;
 }
@@ -156,6 +158,7 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
   const cpu = cpuInfo();
   const info = gemmInfo();
   const defaultImpl = info.impl;
+  const impls: GemmImpl[] = info.blas === "none" ? ["own"] : ["blas", "own"];
   // The peak is measured before and after the GEMMs (half the time each) and the higher one kept:
   // a transient load from another process then shows up as disagreeing samples, not a wrong peak.
   const peakSeconds = (opts.peakSeconds ?? 0.5) / 2;
@@ -165,12 +168,15 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
   const rows: GemmRow[] = [];
   try {
     for (const layout of LAYOUTS) {
-      log(`timing ${layout} ${m}x${n}x${k}: ${defaultImpl} and own GEMM, ${opts.reps} reps`);
+      log(`timing ${layout} ${m}x${n}x${k}: ${impls.join(" and ")} GEMM, ${opts.reps} reps (default ${defaultImpl})`);
+      const measured = new Map<GemmImpl, number>();
+      for (const impl of impls) {
+        setGemmImpl(impl);
+        measured.set(impl, timeGemm(layout, m, n, k, opts.reps, bufs));
+      }
       setGemmImpl(defaultImpl);
-      const gflops = timeGemm(layout, m, n, k, opts.reps, bufs);
-      setGemmImpl("own");
-      const own = timeGemm(layout, m, n, k, opts.reps, bufs);
-      setGemmImpl(defaultImpl);
+      const gflops = measured.get(defaultImpl)!;
+      const own = measured.get("own")!;
       rows.push({
         layout,
         m,
@@ -181,6 +187,7 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
         torch_gflops: null,
         own_gflops: own,
         own_pct_peak: 0,
+        blas_gflops: measured.get("blas") ?? null,
         ratio_torch: null,
       });
     }
@@ -269,6 +276,7 @@ export function formatKernelTable(r: KernelBenchResult): string {
     "k",
     "msae GFLOP/s",
     "% peak",
+    "blas GFLOP/s",
     "own GFLOP/s",
     "own % peak",
     "torch GFLOP/s",
@@ -281,6 +289,7 @@ export function formatKernelTable(r: KernelBenchResult): string {
     String(g.k),
     fmt(g.gflops),
     fmt(g.pct_peak),
+    fmt(g.blas_gflops),
     fmt(g.own_gflops),
     fmt(g.own_pct_peak),
     fmt(g.torch_gflops),
