@@ -296,9 +296,8 @@ export async function runLmBench(options: Partial<LmBenchOptions> = {}): Promise
     rmSync(synth, { recursive: true, force: true });
 
     if (!existsSync(opts.modelDir)) {
-      skipped.push(
-        `default model case skipped: ${opts.modelDir} does not exist (the default model is not trained yet)`,
-      );
+      const why = opts.modelDir === DEFAULT_MODEL_DIR ? " (the default model is not shipped yet)" : "";
+      skipped.push(`default model case skipped: ${opts.modelDir} does not exist${why}`);
     } else {
       const { arch, config } = readModelConfig(opts.modelDir);
       const seq = Math.min(opts.seq, arch.dims(config).contextLength);

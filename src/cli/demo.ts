@@ -13,7 +13,8 @@ export function register(program: Command): void {
       const be = getBackend();
       process.stdout.write(
         `msae demo: the engine is ready (backend: ${be.name}); the end-to-end pipeline (harvest, SAE training, evaluation, report) is not built yet.\n` +
-          "Available now: `msae bench kernels`, `msae tokenizer train`.\n",
+          "Available now: `msae inspect`, `msae lm eval`, `msae lm generate --prompt ...`, `msae lm train`, " +
+          "`msae tokenizer train`, `msae bench kernels`, `msae bench lm` (see README.md).\n",
       );
     });
 }
