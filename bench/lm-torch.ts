@@ -8,9 +8,9 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { repoRoot } from "../src/core/backends/addon.ts";
+import { packageRoot } from "../src/core/paths.ts";
 
-export const TORCH_PEER = join(repoRoot, "bench", "torch_lm.py");
+export const TORCH_PEER = join(packageRoot, "bench", "torch_lm.py");
 
 export interface TorchProbe {
   /** torch.__version__, or null when the import failed. */

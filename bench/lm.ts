@@ -18,15 +18,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { Backend } from "../src/core/backend.ts";
-import { loadAddon, repoRoot } from "../src/core/backends/addon.ts";
+import { loadAddon } from "../src/core/backends/addon.ts";
 import { getBackend } from "../src/core/backends/index.ts";
+import { defaultModelDir } from "../src/core/paths.ts";
 import type { Gemma2Model } from "../src/lm/gemma2/forward.ts";
 import { loadModel, readModelConfig } from "../src/lm/loader.ts";
 import { type FlopCount, gemma2Flops, type KernelStat, ProfilingBackend } from "./lm-profile.ts";
 import { GEMMA2_2B_SHAPE, type Gemma2Shape, randomIds, writeSyntheticGemma2 } from "./lm-synthetic.ts";
 import { probeTorch, TorchPeer } from "./lm-torch.ts";
 
-export const DEFAULT_MODEL_DIR = join(repoRoot, "models", "tiny-gemma2");
+export const DEFAULT_MODEL_DIR = defaultModelDir;
 
 export interface LmBenchOptions {
   batch: number;

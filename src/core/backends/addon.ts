@@ -6,9 +6,6 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { addonPath } from "../paths.ts";
 
-// Temporary alias while bench/ moves to src/core/paths.ts.
-export { packageRoot as repoRoot } from "../paths.ts";
-
 /** The raw addon: functions registered by native/src/kernels/*.cc (typed by their callers). */
 // biome-ignore lint/suspicious/noExplicitAny: the addon's functions are typed at their call sites
 export type NativeAddon = Record<string, (...args: any[]) => any>;
