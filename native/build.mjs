@@ -21,13 +21,15 @@ function findNodeGyp() {
   return null;
 }
 
+// MSAE_REQUIRE_NATIVE=1 (CI) turns "could not build" into a failed install.
+const failExit = process.env.MSAE_REQUIRE_NATIVE === "1" ? 1 : 0;
 const gyp = findNodeGyp();
 if (!gyp) {
   console.warn("msae: node-gyp not found; the native engine is not built and msae will run on the slower ref backend");
-  process.exit(0);
+  process.exit(failExit);
 }
 const res = spawnSync(process.execPath, [gyp, "rebuild", "--release"], { cwd: root, stdio: process.env.MSAE_BUILD_QUIET ? "ignore" : "inherit" });
 if (res.status !== 0) {
   console.warn("msae: the native engine could not be built (is a C++17 compiler installed?); msae will run on the slower ref backend");
-  if (process.env.MSAE_REQUIRE_NATIVE === "1") process.exit(1);
+  process.exit(failExit);
 }
