@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type TensorToWrite, writeSafetensors } from "../src/io/safetensors.ts";
+import { type TensorToWrite, writeSafetensors } from "../src/io/safetensors-write.ts";
 
 /** The dimensions of a synthetic Gemma-2 (HF config names in the comments). */
 export interface Gemma2Shape {

@@ -1,15 +1,11 @@
 /**
  * CLI error conventions (DESIGN.md s.6): a usage error (bad option, bad value) exits 2, a runtime
- * failure exits 1; both print one plain line; the stack trace only with --debug.
+ * failure exits 1; both print one plain line; the stack trace only with --debug. The error kinds
+ * live in src/core/errors.ts (below the library); this file maps them to exit codes.
  */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { badOption, UsageError } from "../core/errors.ts";
 
-/** A parsed option that failed validation: names the option, the value and what is allowed. */
-export function badOption(option: string, value: unknown, allowed: string): UsageError {
-  return new UsageError(`${option} ${JSON.stringify(value)} is not valid: expected ${allowed}`);
-}
+export { badOption, UsageError };
 
 export function parseIntOption(option: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);

@@ -3,7 +3,7 @@
  * value becomes ONE plain-English line naming the field, the value given and what is allowed.
  */
 import type { z } from "zod";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = input;

@@ -6,12 +6,12 @@
  * Data per dtype: the typed array read() returns for it (F16 / BF16 as raw Uint16Array bits,
  * BOOL as a Uint8Array of 0/1). F16 and BF16 also accept a Float32Array, narrowed with round to
  * nearest even (overflow to inf, NaN kept) in chunks of 64K values by the backend's f32ToF16 /
- * f32ToBf16 (getBackend(), or options.backend).
+ * f32ToBf16 (options.backend; default the TypeScript twins of src/io/dtype.ts, so the
+ * addon is never loaded by the writer itself).
  */
 import type { Backend } from "../core/backend.ts";
-import { getBackend } from "../core/backends/index.ts";
 import { AtomicWriter } from "./atomic.ts";
-import type { StoredArray } from "./safetensors.ts";
+import { tsHalf } from "./dtype.ts";
 import {
   buildHeader,
   DTYPE_SIZE,
@@ -20,6 +20,7 @@ import {
   isDtype,
   SafetensorsError,
 } from "./safetensors-header.ts";
+import type { StoredArray } from "./safetensors-types.ts";
 
 /** One tensor to write. data: StoredArrayOf[dtype], or a Float32Array for F16 / BF16. */
 export interface TensorToWrite {
@@ -34,7 +35,7 @@ export type TensorsToWrite =
   | Iterable<readonly [string, TensorToWrite]>;
 
 export interface WriteOptions {
-  /** Backend whose f32ToF16 / f32ToBf16 narrow Float32Array data (default: getBackend()). */
+  /** Backend whose f32ToF16 / f32ToBf16 narrow Float32Array data (default: tsHalf, the TypeScript twins). */
   backend?: Pick<Backend, "f32ToF16" | "f32ToBf16">;
 }
 
@@ -143,7 +144,7 @@ const CHUNK = 1 << 16; // values narrowed per chunk
 function* tensorChunks(t: TensorToWrite, backend: WriteOptions["backend"]): Generator<Uint8Array> {
   const d = t.data;
   if ((t.dtype === "F16" || t.dtype === "BF16") && d instanceof Float32Array) {
-    const b = backend ?? getBackend();
+    const b = backend ?? tsHalf;
     const scratch = new Uint16Array(Math.min(CHUNK, d.length));
     for (let i = 0; i < d.length; i += CHUNK) {
       const src = d.subarray(i, Math.min(d.length, i + CHUNK));

@@ -6,8 +6,8 @@
  * aligned buffer. Nothing trusts the header before it is validated against the file size, so a
  * lying header cannot cause a huge allocation. Every failure is a one-line SafetensorsError.
  *
- * readF32 widens to float32: F32 as is; F16 / BF16 exactly through the backend's f16ToF32 /
- * bf16ToF32 (getBackend(), or options.backend; src/io/dtype.ts holds TS twins); F8 exactly (dtype.ts);
+ * readF32 widens to float32: F32 as is; F16 / BF16 exactly through options.backend's f16ToF32 /
+ * bf16ToF32 (default: the TypeScript twins in src/io/dtype.ts, so reading never loads the native addon); F8 exactly (dtype.ts);
  * F64 and integers round to the nearest float32 (integers of magnitude <= 2^24 are exact; I64 / U64
  * beyond 2^53 are rounded twice, through float64).
  * Tensor bytes are little-endian; a big-endian host is refused.
@@ -15,7 +15,6 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import type { Backend } from "../core/backend.ts";
-import { getBackend } from "../core/backends/index.ts";
 import * as conv from "./dtype.ts";
 import {
   DTYPE_SIZE,
@@ -25,29 +24,11 @@ import {
   SafetensorsError,
   type TensorEntry,
 } from "./safetensors-header.ts";
+import type { StoredArray } from "./safetensors-types.ts";
 
 export { DTYPE_SIZE, type Dtype, MAX_HEADER_BYTES, SafetensorsError } from "./safetensors-header.ts";
-export { type TensorToWrite, writeSafetensors, writeSafetensorsSync } from "./safetensors-write.ts";
 
-/** The typed array read() returns for each dtype (F16 / BF16 as raw bits, BOOL as 0/1 bytes). */
-export interface StoredArrayOf {
-  F64: Float64Array;
-  F32: Float32Array;
-  F16: Uint16Array;
-  BF16: Uint16Array;
-  I64: BigInt64Array;
-  I32: Int32Array;
-  I16: Int16Array;
-  I8: Int8Array;
-  U64: BigUint64Array;
-  U32: Uint32Array;
-  U16: Uint16Array;
-  U8: Uint8Array;
-  BOOL: Uint8Array;
-  F8_E5M2: Uint8Array;
-  F8_E4M3: Uint8Array;
-}
-export type StoredArray = StoredArrayOf[Dtype];
+export type { StoredArray, StoredArrayOf } from "./safetensors-types.ts";
 
 export interface TensorInfo {
   readonly dtype: Dtype;
@@ -130,10 +111,10 @@ export function toF32(dtype: Dtype, data: StoredArray, backend?: ReadF32Options[
   const out = new Float32Array(data.length);
   switch (dtype) {
     case "F16":
-      if (out.length) (backend ?? getBackend()).f16ToF32(data as Uint16Array, out);
+      if (out.length) (backend ?? conv.tsHalf).f16ToF32(data as Uint16Array, out);
       break;
     case "BF16":
-      if (out.length) (backend ?? getBackend()).bf16ToF32(data as Uint16Array, out);
+      if (out.length) (backend ?? conv.tsHalf).bf16ToF32(data as Uint16Array, out);
       break;
     case "F8_E5M2":
       conv.f8e5m2ToF32(data as Uint8Array, out);

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { refBackend } from "../../src/core/backends/index.ts";
-import { SafetensorsFile, type TensorToWrite, writeSafetensorsSync } from "../../src/io/safetensors.ts";
+import { SafetensorsFile } from "../../src/io/safetensors.ts";
+import { type TensorToWrite, writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 import { loadModel } from "../../src/lm/loader.ts";
 
 const ROOT = join(import.meta.dirname, "lm");

@@ -17,7 +17,8 @@ import {
   removeStaleTempFiles,
   withAtomicWriter,
 } from "../../src/io/atomic.ts";
-import { SafetensorsFile, writeSafetensors } from "../../src/io/safetensors.ts";
+import { SafetensorsFile } from "../../src/io/safetensors.ts";
+import { writeSafetensors } from "../../src/io/safetensors-write.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "msae-atomic-"));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { Command } from "commander";
 import { register } from "../../src/cli/inspect.ts";
-import { SafetensorsFile, type TensorToWrite, writeSafetensorsSync } from "../../src/io/safetensors.ts";
+import { SafetensorsFile } from "../../src/io/safetensors.ts";
+import { type TensorToWrite, writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const ROOT = join(import.meta.dirname, "..", "golden", "lm");
 const tmp = mkdtempSync(join(tmpdir(), "msae-lm-inspect-"));

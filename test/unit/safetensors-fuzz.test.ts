@@ -9,7 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DTYPE_SIZE, SafetensorsError, SafetensorsFile, writeSafetensorsSync } from "../../src/io/safetensors.ts";
+import { DTYPE_SIZE, SafetensorsError, SafetensorsFile } from "../../src/io/safetensors.ts";
+import { writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "msae-fuzz-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { f32ToBf16, f32ToF16 } from "../../src/io/dtype.ts";
-import { SafetensorsFile, writeSafetensorsSync } from "../../src/io/safetensors.ts";
+import { SafetensorsFile } from "../../src/io/safetensors.ts";
+import { writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const goldenDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "golden", "safetensors");
 const expected = JSON.parse(fs.readFileSync(path.join(goldenDir, "python_dtypes.expected.json"), "utf8")) as {

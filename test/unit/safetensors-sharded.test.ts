@@ -7,13 +7,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { SafetensorsError, SafetensorsFile, writeSafetensorsSync } from "../../src/io/safetensors.ts";
+import { SafetensorsError, SafetensorsFile } from "../../src/io/safetensors.ts";
 import {
   openSharded,
   openWeights,
   ShardedSafetensors,
   writeShardedSafetensors,
 } from "../../src/io/safetensors-sharded.ts";
+import { writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "msae-shard-"));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

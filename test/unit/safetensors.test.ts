@@ -7,14 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import {
-  type Dtype,
-  SafetensorsError,
-  SafetensorsFile,
-  type StoredArray,
-  writeSafetensors,
-  writeSafetensorsSync,
-} from "../../src/io/safetensors.ts";
+import { type Dtype, SafetensorsError, SafetensorsFile, type StoredArray } from "../../src/io/safetensors.ts";
+import { writeSafetensors, writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "msae-st-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));

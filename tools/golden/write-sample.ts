@@ -6,7 +6,7 @@
  *   v_i = fround((((37 i) mod 101) - 50) / 7 * 2^((i mod 9) - 4))   for float tensors,
  *   F16 / BF16 tensors are these float32 values narrowed by msae (round to nearest even).
  */
-import { writeSafetensorsSync } from "../../src/io/safetensors.ts";
+import { writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 function sampleValue(i: number): number {
   return Math.fround(((((37 * i) % 101) - 50) / 7) * 2 ** ((i % 9) - 4));

@@ -11,7 +11,8 @@
  */
 import { existsSync } from "node:fs";
 import type { FloatArray } from "../../core/backend.ts";
-import { SafetensorsFile, writeSafetensors } from "../../io/safetensors.ts";
+import { SafetensorsFile } from "../../io/safetensors.ts";
+import { writeSafetensors } from "../../io/safetensors-write.ts";
 import type { AdamW } from "../../optim/adamw.ts";
 import type { Gemma2Params } from "./params.ts";
 

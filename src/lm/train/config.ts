@@ -12,8 +12,8 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { UsageError } from "../../cli/errors.ts";
 import { parseConfig } from "../../config/parse.ts";
+import { UsageError } from "../../core/errors.ts";
 
 const positiveInt = z.number().int().min(1);
 const cap = z.number().positive().nullable();

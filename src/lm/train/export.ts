@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { atomicWriteFile, atomicWriteJson } from "../../io/atomic.ts";
-import { writeSafetensors } from "../../io/safetensors.ts";
+import { writeSafetensors } from "../../io/safetensors-write.ts";
 import type { Gemma2Config } from "../gemma2/config.ts";
 import type { Gemma2Params } from "./params.ts";
 
