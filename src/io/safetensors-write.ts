@@ -9,6 +9,8 @@
  * f32ToBf16 (options.backend; default the TypeScript twins of src/io/dtype.ts, so the
  * addon is never loaded by the writer itself).
  */
+
+import { crc32 as zlibCrc32 } from "node:zlib";
 import type { Backend } from "../core/backend.ts";
 import { AtomicWriter } from "./atomic.ts";
 import { tsHalf } from "./dtype.ts";
@@ -227,4 +229,44 @@ function checkSize(path: string, got: number, expected: number): void {
       undefined,
       `wrote ${got} bytes; expected ${expected} (was a tensor's data changed while writing?)`,
     );
+}
+
+/** A file written but not yet committed (see writeSafetensorsUncommitted). */
+export interface UncommittedSafetensors {
+  /** The open temp file: commitSync() fsyncs and renames it into place, abort() discards it. */
+  writer: AtomicWriter;
+  /** Size of the file in bytes. */
+  bytes: number;
+  /** zlib crc32 of the whole file. */
+  crc32: number;
+}
+
+/**
+ * Writes every byte of a .safetensors file to its temp name now (synchronously, into the page cache)
+ * and leaves the fsync + rename to the caller, who commits it later: a producer that commits file k
+ * after computing file k + 1 lets the kernel write the bytes back meanwhile, so the fsync is cheap.
+ * Until committed the target is untouched.
+ */
+export function writeSafetensorsUncommitted(
+  path: string,
+  tensors: TensorsToWrite,
+  metadata?: Readonly<Record<string, string>>,
+  options: WriteOptions = {},
+): UncommittedSafetensors {
+  const { list, header } = prepare(path, tensors, metadata);
+  const w = openWriter(path);
+  try {
+    let crc = zlibCrc32(header.bytes);
+    w.writeSync(header.bytes);
+    for (const e of header.order)
+      for (const chunk of tensorChunks(list.get(e.name)!, options.backend)) {
+        crc = zlibCrc32(chunk, crc);
+        w.writeSync(chunk);
+      }
+    checkSize(path, w.bytesWritten, header.bytes.byteLength + header.bufferSize);
+    return { writer: w, bytes: w.bytesWritten, crc32: crc };
+  } catch (err) {
+    w.abort();
+    throw asWriteError(path, err);
+  }
 }
