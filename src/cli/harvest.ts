@@ -78,10 +78,6 @@ export function register(program: Command): void {
         padId: number | null;
       };
       const contexts = Math.ceil(o.tokens / o.context);
-      process.stderr.write(
-        `harvest: ${model.info.source} ${hooks.join(", ")} | ${contexts} contexts x ${o.context} tokens` +
-          `${o.shard.count > 1 ? ` | part ${o.shard.index}/${o.shard.count}` : ""} | ${o.dtype} -> ${o.out}/acts/\n`,
-      );
       const bar = new RateProgress("harvest", contexts * o.context);
       try {
         const r = await runHarvest(
@@ -101,7 +97,15 @@ export function register(program: Command): void {
             shard: o.shard,
             contextsPerShard: o.shardContexts,
           },
-          { onBatch: (done, total) => bar.update(done, total), onMessage: (l) => bar.message(l) },
+          {
+            onStart: () =>
+              bar.message(
+                `harvest: ${model.info.source} ${hooks.join(", ")} | ${contexts} contexts x ${o.context} tokens` +
+                  `${o.shard.count > 1 ? ` | part ${o.shard.index}/${o.shard.count}` : ""} | ${o.dtype} -> ${o.out}/acts/`,
+              ),
+            onBatch: (done, total) => bar.update(done, total),
+            onMessage: (l) => bar.message(l),
+          },
           backend,
         );
         bar.stop();

@@ -1,7 +1,7 @@
 /**
  * Progress of long CLI work measured in units (tokens, rows): a cli-progress bar with units/s and
  * ETA when stderr is a terminal, else one plain line every `everySeconds` (default 10) and at the end,
- * so logs of non-interactive runs stay readable.
+ * so logs of non-interactive runs stay readable. The bar appears with the first update.
  */
 import cliProgress from "cli-progress";
 import { formatSeconds } from "../lm/train/progress.ts";
@@ -39,14 +39,17 @@ export class RateProgress {
           cliProgress.Presets.shades_classic,
         )
       : null;
-    this.bar?.start(total, 0, { rate: "-" });
   }
+
+  private started = false;
 
   update(done: number, total = this.total): void {
     this.total = total;
     const elapsed = (performance.now() - this.start) / 1000;
     const rate = elapsed > 0 ? done / elapsed : 0;
     if (this.bar) {
+      if (!this.started) this.bar.start(total, 0, { rate: "-" });
+      this.started = true;
       this.bar.setTotal(total);
       this.bar.update(done, { rate: Math.round(rate) });
       return;
@@ -63,7 +66,7 @@ export class RateProgress {
   }
 
   message(line: string): void {
-    if (this.bar) {
+    if (this.bar && this.started) {
       this.bar.stop();
       this.write(line);
       this.bar.start(this.total, this.bar.getProgress() * this.total, {});

@@ -51,6 +51,11 @@ export class ContextStream {
   }
 }
 
+/** Packs up to `wanted` contexts without keeping them; throws CorpusTooShort when fewer exist (about 1M tokens/s). */
+export async function requireContexts(stream: ContextStream, wanted: number): Promise<void> {
+  for await (const _ of stream.contextRange(wanted, wanted)) break;
+}
+
 /** crc32 (8 hex digits) of token ids as little-endian Int32. */
 export function tokensCrc(ids: Int32Array): string {
   return crc32(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength))

@@ -25,7 +25,7 @@ import { atomicWriteJson, removeStaleTempFiles } from "../io/atomic.ts";
 import { type UncommittedSafetensors, writeSafetensorsUncommitted } from "../io/safetensors-write.ts";
 import type { LanguageModel } from "../lm/model.ts";
 import { BatchActivations, specialIds } from "./activations.ts";
-import { ContextStream, type ContextTokenizer, tokensCrc } from "./contexts.ts";
+import { ContextStream, type ContextTokenizer, requireContexts, tokensCrc } from "./contexts.ts";
 import { finalizeStore } from "./finalize.ts";
 import { modelContentHash } from "./identity.ts";
 import {
@@ -66,6 +66,8 @@ export interface HarvestSpec {
 }
 
 export interface HarvestProgress {
+  /** Called once the options, the output folders and any earlier run's manifests are checked. */
+  onStart?(info: { contexts: number; shards: number; shardsKept: number }): void;
   /** Called after every LLM batch: positions done / to do in this run (skipped shards excluded). */
   onBatch?(done: number, total: number): void;
   onMessage?(line: string): void;
@@ -213,6 +215,12 @@ export async function runHarvest(
     recount(st.manifest);
   }
 
+  const firstCtx = shardContexts(base, s0)[0];
+  const endCtx = s1 > s0 ? shardContexts(base, s1 - 1)[1] : firstCtx;
+  const stream = new ContextStream(spec.corpus, tokenizer, C);
+  // Fail now, not after hours of forward, when the corpus is too short for the range.
+  await requireContexts(stream, endCtx);
+  progress.onStart?.({ contexts: N, shards: s1 - s0, shardsKept: kept.size });
   const acts = new BatchActivations(model, spec.hooks, {
     llmBatch: spec.llmBatch,
     contextSize: C,
@@ -225,8 +233,6 @@ export async function runHarvest(
   const position = new Int32Array(capRows);
   const shardIds = new Int32Array(K * C);
 
-  const firstCtx = shardContexts(base, s0)[0];
-  const endCtx = s1 > s0 ? shardContexts(base, s1 - 1)[1] : firstCtx;
   let toRun = 0;
   for (let s = s0; s < s1; s++) if (!kept.has(s)) toRun += (shardContexts(base, s)[1] - shardContexts(base, s)[0]) * C;
   let done = 0;
@@ -246,7 +252,6 @@ export async function runHarvest(
     pending = null;
   };
 
-  const stream = new ContextStream(spec.corpus, tokenizer, C);
   let s = s0;
   let batch: Int32Array[] = [];
   let batchFirst = firstCtx;
