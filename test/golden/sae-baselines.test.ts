@@ -90,6 +90,6 @@ for (const arch of Object.keys(FILES) as BaselineArch[]) {
     run(arch, refBackend, "f64", { loss: 1e-9, tensor: 1e-9 });
   });
   test(`${arch}: the same on native in float32`, { skip: native ? false : "the native addon is not built" }, () => {
-    if (native) run(arch, native, "f32", { loss: 1e-4, tensor: 1e-4 });
+    if (native) run(arch, native, "f32", { loss: 1e-5, tensor: 1e-5 });
   });
 }

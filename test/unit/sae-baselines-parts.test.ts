@@ -3,7 +3,7 @@
 // the init of DESIGN.md s.2, and one-line errors on bad hyperparameters.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { refBackend } from "../../src/core/backends/index.ts";
+import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import { Parameter } from "../../src/core/parameter.ts";
 import { AuxK } from "../../src/sae/auxk.ts";
@@ -202,7 +202,22 @@ test("bad hyperparameters and inputs are one-line errors", () => {
     () => BASELINE_FACTORIES.relu(baselineHyper("relu", 8, 32), refBackend, { ...opts, rows: 3 }),
     /firstBatch has 16 entries, expected rows \* d = 3 \* 8/,
   );
+  const native = nativeBackend();
+  if (native) {
+    assert.throws(
+      () => BASELINE_FACTORIES.topk(baselineHyper("topk", 8, 32), native, opts),
+      /the native backend computes in float32: use arrayType f32/,
+    );
+  }
+  assert.throws(
+    () => BASELINE_FACTORIES.topk(baselineHyper("topk", 8, 32), refBackend, { ...opts, arrayType: "f32" }),
+    /firstBatch must be a Float32Array for arrayType f32/,
+  );
   const sae = BASELINE_FACTORIES.relu(baselineHyper("relu", 8, 32), refBackend, opts);
+  assert.throws(
+    () => sae.trainBatch(first, 2, { gradWeight: Number.NaN, deadMask: null, updateState: false }),
+    /gradWeight must be finite/,
+  );
   assert.throws(() => sae.decoderResidual(new Float64Array(16)), /needs a trainBatch first/);
   assert.throws(
     () => sae.trainBatch(new Float64Array(15), 2, { gradWeight: 1, deadMask: null, updateState: false }),
