@@ -4,7 +4,7 @@ import type { Backend, FloatArray } from "../../src/core/backend.ts";
 import { Rng } from "../../src/core/tensor.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
 import type { BaselineArch, SaeHyper, SaeModule } from "../../src/sae/types.ts";
-import type { NaiveParams } from "./sae-naive.ts";
+import type { NaiveParams } from "./sae-baselines-naive.ts";
 
 export function baselineHyper(arch: BaselineArch, d: number, m: number, over: Partial<SaeHyper> = {}): SaeHyper {
   return {

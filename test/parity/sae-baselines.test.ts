@@ -11,7 +11,7 @@ import type { FloatArray } from "../../src/core/backend.ts";
 import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import type { BaselineArch, SaeModule } from "../../src/sae/types.ts";
 import { baselineHyper, deadMask, makeInput, paramsOf, randomModule, zeroGrads } from "../helpers/sae-baselines.ts";
-import { naiveSae } from "../helpers/sae-naive.ts";
+import { naiveSae } from "../helpers/sae-baselines-naive.ts";
 
 const native = nativeBackend();
 const skip = native ? false : "the native addon is not built (npm run build:native)";

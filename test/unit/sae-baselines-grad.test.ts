@@ -1,5 +1,5 @@
 // Every baseline SAE on the ref backend in float64, against an independent naive model
-// (test/helpers/sae-naive.ts): the loss parts and codes agree to 1e-12, and every parameter's
+// (test/helpers/sae-baselines-naive.ts): the loss parts and codes agree to 1e-12, and every parameter's
 // gradient agrees with central finite differences of the naive loss (detached pieces frozen) to
 // 1e-6. jumprelu's threshold gradient is straight-through, so it is checked against the pins'
 // closed form instead, on a batch with pre-activations placed inside the kernel's band.
@@ -16,7 +16,7 @@ import {
   randomModule,
   zeroGrads,
 } from "../helpers/sae-baselines.ts";
-import { type NaiveParams, naiveSae } from "../helpers/sae-naive.ts";
+import { type NaiveParams, naiveSae } from "../helpers/sae-baselines-naive.ts";
 
 interface Case {
   d: number;

@@ -14,16 +14,8 @@ import { AuxK } from "../auxk.ts";
 import type { BaselineArch, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
-import {
-  arrayMaker,
-  batchTopK,
-  checkCommon,
-  checkThresholdBeta,
-  checkTopK,
-  type FactoryOptions,
-  jumpReluInPlace,
-  updateThresholdEma,
-} from "./standard.ts";
+import { arrayMaker, checkCommon, checkThresholdBeta, checkTopK, type FactoryOptions } from "./init.ts";
+import { batchTopK, jumpReluInPlace, updateThresholdEma } from "./standard.ts";
 
 export class BatchTopKSae<A extends FloatArray> extends EncoderSae<A> {
   protected readonly threshold: A; // [m]

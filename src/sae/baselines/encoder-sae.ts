@@ -12,19 +12,16 @@ import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { Parameter } from "../../core/parameter.ts";
 import type { BaselineArch, LossParts, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
+import { type FactoryOptions, initStandard, type MakeArray, vectorParam } from "./init.ts";
 import {
   BaselineBase,
   decode,
   decodeBackward,
   encode,
   encodeBackward,
-  type FactoryOptions,
-  initStandard,
   lossParts,
-  type MakeArray,
   meanL0,
   residual,
-  vectorParam,
 } from "./standard.ts";
 
 /** Per-row buffers of one micro-batch: widths d (xc, e, dxhat) and m (pre, h, dh, dpre). */

@@ -15,20 +15,16 @@ import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { Parameter } from "../../core/parameter.ts";
 import type { LossParts, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
+import { arrayMaker, checkCommon, type FactoryOptions, initStandard, vectorParam } from "./init.ts";
 import {
-  arrayMaker,
   BaselineBase,
-  checkCommon,
   decode,
   decodeBackward,
   encode,
   encodeBackward,
-  type FactoryOptions,
-  initStandard,
   lossParts,
   meanL0,
   residual,
-  vectorParam,
   weightedL1,
 } from "./standard.ts";
 

@@ -15,7 +15,7 @@ import { badOption } from "../../core/errors.ts";
 import type { Parameter } from "../../core/parameter.ts";
 import type { SaeFactory, SaeHyper } from "../types.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
-import { arrayMaker, checkCommon, type FactoryOptions, vectorParam } from "./standard.ts";
+import { arrayMaker, checkCommon, type FactoryOptions, vectorParam } from "./init.ts";
 
 export class JumpReluSae<A extends FloatArray> extends EncoderSae<A> {
   private readonly threshold: Parameter<A>; // [m]

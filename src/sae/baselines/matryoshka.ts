@@ -16,7 +16,8 @@ import type { SaeFactory, SaeHyper } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { BatchTopKSae } from "./batchtopk.ts";
 import type { EncoderWs } from "./encoder-sae.ts";
-import { checkCommon, checkThresholdBeta, checkTopK, type FactoryOptions, residual } from "./standard.ts";
+import { checkCommon, checkThresholdBeta, checkTopK, type FactoryOptions } from "./init.ts";
+import { residual } from "./standard.ts";
 
 /**
  * Cumulative prefix ends [m_1, ..., m_J = m] from group fractions of m: every f * m must be a

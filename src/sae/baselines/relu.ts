@@ -9,7 +9,8 @@
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { SaeFactory, SaeHyper } from "../types.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
-import { arrayMaker, checkCommon, type FactoryOptions, weightedL1 } from "./standard.ts";
+import { arrayMaker, checkCommon, type FactoryOptions } from "./init.ts";
+import { weightedL1 } from "./standard.ts";
 
 export class ReluSae<A extends FloatArray> extends EncoderSae<A> {
   constructor(hyper: SaeHyper, backend: Backend, options: FactoryOptions<A>) {

@@ -11,7 +11,7 @@ import { AuxK } from "../auxk.ts";
 import type { SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
-import { arrayMaker, checkCommon, checkTopK, type FactoryOptions } from "./standard.ts";
+import { arrayMaker, checkCommon, checkTopK, type FactoryOptions } from "./init.ts";
 
 export class TopKSae<A extends FloatArray> extends EncoderSae<A> {
   private readonly auxk: AuxK<A>;
