@@ -1,0 +1,115 @@
+/**
+ * The pipeline of the standard-encoder baselines (relu, topk, batchtopk, jumprelu, matryoshka):
+ *
+ *   pre = (x - b_dec) W_enc + b_enc;  h = act(pre);  x^ = h W_dec + b_dec
+ *   L   = mean_b ||x - x^||^2 + sparsity(h, pre) + aux
+ *
+ * Forward then backward of one micro-batch, in order: encode, activate, reconstruct (loss and its
+ * backward to d h), sparsity (adds to d h), activateBackward (d h -> d pre), aux (adds to d pre),
+ * encodeBackward. Each variant overrides only its steps; the shared kernels are in standard.ts.
+ */
+import type { Backend, FloatArray } from "../../core/backend.ts";
+import type { Parameter } from "../../core/parameter.ts";
+import type { BaselineArch, LossParts, SaeHyper, TrainBatchOptions } from "../types.ts";
+import { RowWorkspace } from "../workspace.ts";
+import { type FactoryOptions, initStandard, type MakeArray, vectorParam } from "./init.ts";
+import {
+  BaselineBase,
+  decode,
+  decodeBackward,
+  encode,
+  encodeBackward,
+  lossParts,
+  meanL0,
+  residual,
+} from "./standard.ts";
+
+/** Per-row buffers of one micro-batch: widths d (xc, e, dxhat) and m (pre, h, dh, dpre). */
+export type EncoderWs<A extends FloatArray> = Readonly<Record<"xc" | "e" | "dxhat" | "pre" | "h" | "dh" | "dpre", A>>;
+
+export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
+  protected readonly W_enc: Parameter<A>; // [d, m]
+  protected readonly b_enc: Parameter<A>; // [m]
+  protected readonly W_dec: Parameter<A>; // [m, d]
+  protected readonly b_dec: Parameter<A>; // [d]
+  protected readonly ws: RowWorkspace<"xc" | "e" | "dxhat" | "pre" | "h" | "dh" | "dpre", A>;
+  protected readonly negBdec: A; // [d]
+  protected readonly colD: A; // [d]
+  protected readonly colM: A; // [m]
+  protected readonly norms: A; // [m]
+
+  constructor(arch: BaselineArch, hyper: SaeHyper, backend: Backend, options: FactoryOptions<A>, make: MakeArray<A>) {
+    super(arch, hyper, backend, make);
+    const { d, m } = this;
+    const p = initStandard(d, m, make, options);
+    this.W_enc = this.addParam(p.W_enc, "col");
+    this.b_enc = this.addParam(vectorParam("b_enc", m, make), "elem");
+    this.W_dec = this.addParam(p.W_dec, "row");
+    this.b_dec = this.addParam(p.b_dec, null);
+    this.ws = new RowWorkspace(make, { xc: d, e: d, dxhat: d, pre: m, h: m, dh: m, dpre: m });
+    this.negBdec = make(d);
+    this.colD = make(d);
+    this.colM = make(m);
+    this.norms = make(m);
+  }
+
+  /** h [rows, m] = act(pre) (h may be pre itself at inference). `training` picks the training rule. */
+  protected abstract activate(pre: A, h: A, rows: number, training: boolean): void;
+  /** w.dpre = d L / d pre through the activation, from w.dh (overwrites w.dpre). */
+  protected abstract activateBackward(w: EncoderWs<A>, rows: number): void;
+
+  /** The sparsity term; adds its gradient (weighted by gw) into w.dh and the parameters. Default none. */
+  protected sparsity(_w: EncoderWs<A>, _rows: number, _gw: number): number {
+    return 0;
+  }
+
+  /** An auxiliary loss; adds its gradient into w.dpre and the parameters. Default none. */
+  protected aux(_w: EncoderWs<A>, _rows: number, _options: TrainBatchOptions): number {
+    return 0;
+  }
+
+  /** Training-time state after the step (thresholds). Default none. */
+  protected updateState(_w: EncoderWs<A>, _rows: number): void {}
+
+  /**
+   * recon = mean_b ||x - x^||^2 with x^ = h W_dec + b_dec; leaves w.e = x - x^ and w.dh =
+   * gw d recon / d h, and adds the decoder gradients.
+   */
+  protected reconstruct(x: A, w: EncoderWs<A>, rows: number, gw: number): number {
+    const { backend: bk, d, m } = this;
+    decode(bk, w.h, rows, d, m, this.W_dec.data, this.b_dec.data, w.e);
+    const recon = residual(bk, x, w.e, rows, w.e);
+    decodeBackward(bk, w.e, w.h, rows, d, m, gw, this.W_dec, this.b_dec.grad, w.dxhat, w.dh, this.colD);
+    return recon;
+  }
+
+  trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
+    this.checkBatch("trainBatch", x, rows);
+    const gw = options.gradWeight;
+    if (!Number.isFinite(gw)) throw new RangeError(`${this.arch} trainBatch: gradWeight must be finite, got ${gw}`);
+    const { backend: bk, d, m } = this;
+    const w = this.ws.at(rows);
+    encode(bk, x, rows, d, m, this.W_enc.data, this.b_enc.data, this.b_dec.data, this.negBdec, w.xc, w.pre);
+    this.activate(w.pre, w.h, rows, true);
+    const recon = this.reconstruct(x, w, rows, gw);
+    const sparsity = this.sparsity(w, rows, gw);
+    this.activateBackward(w, rows);
+    const aux = this.aux(w, rows, options);
+    encodeBackward(bk, w.dpre, w.xc, rows, d, m, this.W_enc, this.b_enc.grad, this.b_dec.grad, this.colM);
+    if (options.updateState) this.updateState(w, rows);
+    this.lastCodes = w.h;
+    this.lastResidual = w.e;
+    return lossParts(recon, sparsity, aux, meanL0(w.h, rows));
+  }
+
+  forward(x: A, rows: number, codes: A, recon: A): void {
+    this.checkBatch("forward", x, rows);
+    this.checkForwardOut(codes, recon, rows);
+    const { backend: bk, d, m } = this;
+    // recon holds x - b_dec until the decoder overwrites it; codes holds pre, then h in place.
+    encode(bk, x, rows, d, m, this.W_enc.data, this.b_enc.data, this.b_dec.data, this.negBdec, recon, codes);
+    this.activate(codes, codes, rows, false);
+    decode(bk, codes, rows, d, m, this.W_dec.data, this.b_dec.data, recon);
+    this.lastCodes = codes;
+  }
+}
