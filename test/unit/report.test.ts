@@ -8,12 +8,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { Rng } from "../../src/core/tensor.ts";
-import type { AblationRun, AblationSetup } from "../../src/report/results.ts";
+import type { AblationRun } from "../../src/report/results.ts";
 import { summarize, t975 } from "../../src/report/stats.ts";
 import { ARCH_TITLES, formatNumber, TABLE_COLUMNS } from "../../src/report/tables.ts";
 import { writeReport } from "../../src/report/write.ts";
-import type { SaeArch } from "../../src/sae/types.ts";
+import { ARCHS, fakeRuns, HOOKS, SETUP } from "../helpers/report-fixture.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "msae-report-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,88 +28,6 @@ test("summaries: mean, sample std and the Student-t 95% interval (closed forms)"
   assert.equal(t975(2), 4.303);
   assert.equal(t975(100), 1.96);
 });
-
-const ARCHS: SaeArch[] = [
-  "base",
-  "layernorm",
-  "adaptive",
-  "attention",
-  "multiscale",
-  "relu",
-  "topk",
-  "batchtopk",
-  "jumprelu",
-  "matryoshka",
-];
-const HOOKS = ["blocks.1.hook_resid_post", "blocks.3.hook_resid_post"];
-
-function fakeRuns(): AblationRun[] {
-  const rng = new Rng(5);
-  const runs: AblationRun[] = [];
-  for (const arch of ARCHS)
-    for (const [li, hook] of HOOKS.entries())
-      for (const seed of [0, 1, 2]) {
-        const metrics: Record<string, number> = {};
-        for (const m of [
-          "mse",
-          "sparsity_pct",
-          "kl_div_score",
-          "l2_ratio",
-          "ce_loss_score",
-          "explained_variance",
-          "l0",
-          "l1",
-          "cossim",
-          "frac_alive",
-          "dead_pct",
-          "mse_per_token",
-        ])
-          metrics[m] =
-            rng.next() * (m === "sparsity_pct" ? 100 : m === "l0" ? 30 : 1) - (m.endsWith("score") ? 0.3 : 0);
-        runs.push({
-          arch,
-          hook,
-          layer: 1 + 2 * li,
-          seed,
-          metrics,
-          train: { seconds: 1 + rng.next(), tokens: 10000, tokens_per_s: 5000 + 1000 * rng.next(), steps: 5 },
-          curve: [0, 1, 2, 3].map((s) => ({
-            step: s,
-            tokens: s * 2048,
-            loss: 2 / (s + 1),
-            recon: 1 / (s + 1),
-            l0: 10,
-          })),
-          log10Density: Array.from({ length: 32 }, (_, i) => (i % 7 === 0 ? null : -3 * rng.next())),
-        });
-      }
-  return runs;
-}
-
-const SETUP: AblationSetup = {
-  model: "models/tiny-gemma2",
-  model_architecture: "gemma2",
-  data: ["brown:train"],
-  eval_data: ["brown:validation"],
-  harvest_tokens: 100000,
-  train_tokens: 100000,
-  eval_tokens: 20000,
-  context: 128,
-  recipe: "default",
-  reconstruct: "denormalized",
-  hooks: HOOKS,
-  layers: [1, 3],
-  n_layers: 6,
-  seeds: [0, 1, 2],
-  d: 256,
-  m: 256,
-  archs: ARCHS,
-  msae_version: "0.1.0",
-  machine: "test",
-  started: "2026-12-01T00:00:00Z",
-  finished: "2026-12-01T00:01:00Z",
-  seconds: 60,
-};
 
 test("table.md and table.csv hold exactly the numbers of results.json; charts and index.html are complete", async () => {
   const runs = fakeRuns();
