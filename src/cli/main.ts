@@ -7,6 +7,7 @@ import { register as registerDemo } from "./demo.ts";
 import { reportError } from "./errors.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
+import { registerSae } from "./sae.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 
 const program = new Command();
@@ -22,6 +23,7 @@ registerBench(program);
 registerTokenizer(program);
 registerInspect(program);
 registerLm(program);
+registerSae(program);
 
 const debug = process.argv.includes("--debug");
 try {

@@ -4,7 +4,7 @@
  * has a default, unknown fields are refused); `resolveSaeHyper` turns it plus the input width d
  * (which comes from the activation store, not from the user) into the `SaeHyper` the modules take:
  *
- *   m = d * expansion (paper: expansion 1, m = d);  auxK = d / 2 unless given.
+ *   m = d * expansion (paper: expansion 1, m = d) unless m is given;  auxK = d / 2 unless given.
  *
  * Cross-field rules (checked here, one line each): m must be an integer; attention / multiscale
  * need d divisible by 4 (d_k = d / 4); topk / batchtopk / matryoshka need 1 <= k <= m;
@@ -28,6 +28,8 @@ export const saeConfigSchema = z
     arch: z.enum(SAE_ARCHS).default("multiscale"),
     /** Dictionary size over input width: m = d * expansion. */
     expansion: positive.default(1),
+    /** Dictionary size m given directly (overrides expansion; e.g. a loaded SAELens folder's d_sae). */
+    m: z.number().int().min(1).nullable().default(null),
     l1: z.number().min(0).default(1),
     l2: z.number().min(0).default(0.1),
     k: z.number().int().min(1).default(32),
@@ -60,7 +62,7 @@ const NEEDS_DK: readonly SaeArch[] = ["attention", "multiscale"];
 /** SaeHyper for input width d from a validated config. Throws a UsageError (one line) on a bad combination. */
 export function resolveSaeHyper(config: SaeConfig, d: number, source = "sae config"): SaeHyper {
   if (!Number.isInteger(d) || d < 1) throw badOption(`${source}: input width d`, d, "an integer >= 1");
-  const m = d * config.expansion;
+  const m = config.m ?? d * config.expansion;
   if (!Number.isInteger(m))
     throw badOption(
       `${source}: field "expansion"`,
