@@ -117,15 +117,19 @@ export class CoactMask<A extends FloatArray> {
     return out;
   }
 
-  /** E <- beta E + (1 - beta)(C - tau) with the codes h' [rows, m] of one micro-batch, then M = mask(E). */
+  /** E <- beta E + (1 - beta)(C - tau) with the codes h' [rows, m] of one micro-batch, then M = mask(E) (one pass). */
   update(codes: A, rows: number): void {
     const c = this.cosine(codes, rows);
-    const e = this.ema;
-    const b = this.beta;
+    const { m, ema: e, mask, beta: b, tau } = this;
     const nb = 1 - b;
-    const tau = this.tau;
-    for (let i = 0; i < e.length; i++) e[i] = b * e[i] + nb * (c[i] - tau);
-    this.refresh();
+    for (let i = 0; i < m; i++) {
+      const row = i * m;
+      for (let j = 0; j < m; j++) {
+        e[row + j] = b * e[row + j] + nb * (c[row + j] - tau);
+        mask[row + j] = e[row + j] > 0 ? 1 : 0; // the stored value, as refresh() reads it
+      }
+      mask[row + i] = 1;
+    }
   }
 
   /** M_ij = [E_ij > 0] (i != j), M_ii = 1, from the current E (call after E is loaded or changed). */

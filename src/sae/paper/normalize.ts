@@ -29,6 +29,7 @@ import { Parameter } from "../../core/parameter.ts";
 import { floatLike } from "../ortho.ts";
 
 export const SCALES: readonly number[] = [0.1, 0.5, 1, 2];
+const S = SCALES.length;
 
 export interface NormalizerOptions {
   /** Mix token statistics with the running ones through a = sigmoid(adapt_rho). */
@@ -58,14 +59,24 @@ export class Normalizer<A extends FloatArray> {
   /** [d] batch mean / variance scratch for updateRunStats. */
   private readonly colMean: A;
   private readonly colVar: A;
-  private readonly p = new Float64Array(SCALES.length);
-  private readonly dp = new Float64Array(SCALES.length);
+  private readonly p = new Float64Array(S);
+  private readonly dp = new Float64Array(S);
   private a = 1;
   private da = 0;
   private cap = 0;
   private muT = new Float64Array(0); // [rows]
   private varT = new Float64Array(0); // [rows]
-  private nBuf: A; // [cap, d]
+  private nBuf: A; // [rows, d]
+  private r1: A; // [rows, d] (v + eps)^-1/2 of the last forward
+  /** (1 - a) run_mean, (1 - a) run_var [d] (0 without adaptive statistics). */
+  private readonly omRm: Float64Array;
+  private readonly omRv: Float64Array;
+  /** p_s ms_gamma_s [S, d] and sum_s p_s ms_beta_s [d] (multi-scale). */
+  private readonly pG: Float64Array;
+  private readonly pB: Float64Array;
+  /** Backward accumulators T [S, d], N [d] (see forwardBackward). */
+  private readonly accT: Float64Array;
+  private readonly accN: Float64Array;
 
   constructor(
     backend: Backend,
@@ -81,7 +92,6 @@ export class Normalizer<A extends FloatArray> {
     this.runBeta = runBeta;
     this.options = options;
     this.arrayType = arrayType;
-    const S = SCALES.length;
     const make = (name: string, shape: number[], fill: number, decay: boolean) => {
       const n = shape.reduce((x, y) => x * y, 1);
       const data = floatLike<A>(arrayType, n);
@@ -107,6 +117,13 @@ export class Normalizer<A extends FloatArray> {
     this.colMean = floatLike<A>(arrayType, d);
     this.colVar = floatLike<A>(arrayType, d);
     this.nBuf = floatLike<A>(arrayType, 0);
+    this.r1 = floatLike<A>(arrayType, 0);
+    this.omRm = new Float64Array(d);
+    this.omRv = new Float64Array(d);
+    this.pG = new Float64Array(S * d);
+    this.pB = new Float64Array(d);
+    this.accT = new Float64Array(S * d);
+    this.accN = new Float64Array(d);
   }
 
   private ensure(rows: number): void {
@@ -115,9 +132,14 @@ export class Normalizer<A extends FloatArray> {
     this.muT = new Float64Array(rows);
     this.varT = new Float64Array(rows);
     this.nBuf = floatLike<A>(this.arrayType, rows * this.d);
+    this.r1 = floatLike<A>(this.arrayType, rows * this.d);
   }
 
-  /** Token statistics of x [rows, d] and the snapshot of the running statistics; sets a and p. */
+  /**
+   * Token statistics of x [rows, d], the snapshot of the running statistics and the per-call
+   * constants: mu_bj = a mu_t,b + omRm_j, v_bj = a var_t,b + omRv_j (omRm = (1 - a) run_mean, 0 without
+   * adaptive statistics, where a = 1), p = softmax(ms_w), pG = p_s ms_gamma_s, pB = sum_s p_s ms_beta_s.
+   */
   private stats(x: A, rows: number): void {
     this.ensure(rows);
     const d = this.d;
@@ -139,45 +161,64 @@ export class Normalizer<A extends FloatArray> {
       for (let j = 0; j < d; j++) {
         this.rmUsed[j] = this.runMean[j];
         this.rvUsed[j] = this.runVar[j];
+        this.omRm[j] = (1 - this.a) * this.runMean[j];
+        this.omRv[j] = (1 - this.a) * this.runVar[j];
       }
     } else this.a = 1;
     if (this.msW) {
       const w = this.msW.data;
       let mx = Number.NEGATIVE_INFINITY;
-      for (let s = 0; s < SCALES.length; s++) mx = Math.max(mx, w[s]);
+      for (let s = 0; s < S; s++) mx = Math.max(mx, w[s]);
       let z = 0;
-      for (let s = 0; s < SCALES.length; s++) z += this.p[s] = Math.exp(w[s] - mx);
-      for (let s = 0; s < SCALES.length; s++) this.p[s] /= z;
+      for (let s = 0; s < S; s++) z += this.p[s] = Math.exp(w[s] - mx);
+      for (let s = 0; s < S; s++) this.p[s] /= z;
+      const g = this.gamma.data;
+      const be = this.beta.data;
+      for (let j = 0; j < d; j++) {
+        let pb = 0;
+        for (let s = 0; s < S; s++) {
+          this.pG[s * d + j] = this.p[s] * g[s * d + j];
+          pb += this.p[s] * be[s * d + j];
+        }
+        this.pB[j] = pb;
+      }
     }
   }
 
-  /** mu_j and v_j of token b (see header). */
-  private muAt(b: number, j: number): number {
-    return this.a === 1 ? this.muT[b] : this.a * this.muT[b] + (1 - this.a) * this.rmUsed[j];
-  }
-
-  private varAt(b: number, j: number): number {
-    return this.a === 1 ? this.varT[b] : this.a * this.varT[b] + (1 - this.a) * this.rvUsed[j];
-  }
-
-  /** n [rows, d] of x [rows, d] (a workspace view, valid until the next forward). */
+  /** n [rows, d] of x [rows, d] (a workspace view, valid until the next forward). Keeps r = (v + eps)^-1/2 [rows, d]. */
   forward(x: A, rows: number): A {
     this.stats(x, rows);
-    const { d, eps } = this;
+    const { d, eps, a, omRm, omRv } = this;
     const n = this.nBuf;
+    const r1 = this.r1;
     const g = this.gamma.data;
     const be = this.beta.data;
+    const pG = this.pG;
+    const pB = this.pB;
+    const [s0, s1, , s3] = SCALES;
     for (let b = 0; b < rows; b++) {
       const o = b * d;
-      for (let j = 0; j < d; j++) {
-        const diff = x[o + j] - this.muAt(b, j);
-        const v = this.varAt(b, j);
-        if (this.msW) {
-          let acc = 0;
-          for (let s = 0; s < SCALES.length; s++)
-            acc += this.p[s] * ((g[s * d + j] * diff) / Math.sqrt(SCALES[s] * v + eps) + be[s * d + j]);
-          n[o + j] = acc;
-        } else n[o + j] = (g[j] * diff) / Math.sqrt(v + eps) + be[j];
+      const am = a * this.muT[b];
+      const av = a * this.varT[b];
+      if (this.msW) {
+        for (let j = 0; j < d; j++) {
+          const diff = x[o + j] - (am + omRm[j]);
+          const v = av + omRv[j];
+          const r = 1 / Math.sqrt(v + eps);
+          r1[o + j] = r;
+          const c =
+            pG[j] / Math.sqrt(s0 * v + eps) +
+            pG[d + j] / Math.sqrt(s1 * v + eps) +
+            pG[2 * d + j] * r +
+            pG[3 * d + j] / Math.sqrt(s3 * v + eps);
+          n[o + j] = diff * c + pB[j];
+        }
+      } else {
+        for (let j = 0; j < d; j++) {
+          const r = 1 / Math.sqrt(av + omRv[j] + eps);
+          r1[o + j] = r;
+          n[o + j] = g[j] * (x[o + j] - (am + omRm[j])) * r + be[j];
+        }
       }
     }
     return n;
@@ -186,27 +227,28 @@ export class Normalizer<A extends FloatArray> {
   /** out [rows, d] = (x - mu) / sqrt(v + eps) with the statistics of `x` itself (sets them; b_dec init). */
   standardize(x: A, rows: number, out: A): void {
     this.stats(x, rows);
-    const d = this.d;
-    for (let b = 0; b < rows; b++)
-      for (let j = 0; j < d; j++)
-        out[b * d + j] = (x[b * d + j] - this.muAt(b, j)) / Math.sqrt(this.varAt(b, j) + this.eps);
+    const { d, eps, a, omRm, omRv } = this;
+    for (let b = 0; b < rows; b++) {
+      const am = a * this.muT[b];
+      const av = a * this.varT[b];
+      for (let j = 0; j < d; j++) out[b * d + j] = (x[b * d + j] - (am + omRm[j])) / Math.sqrt(av + omRv[j] + eps);
+    }
   }
 
   /** out = sqrt(v + eps) y + mu, y [rows, d], with the statistics of the last forward. */
   denormalize(y: A, rows: number, out: A): void {
-    const d = this.d;
-    for (let b = 0; b < rows; b++)
-      for (let j = 0; j < d; j++) {
-        const i = b * d + j;
-        out[i] = Math.sqrt(this.varAt(b, j) + this.eps) * y[i] + this.muAt(b, j);
-      }
+    const { d, a, omRm, r1 } = this;
+    for (let b = 0; b < rows; b++) {
+      const am = a * this.muT[b];
+      const o = b * d;
+      for (let j = 0; j < d; j++) out[o + j] = y[o + j] / r1[o + j] + (am + omRm[j]);
+    }
   }
 
   /** out = src / sqrt(v + eps) (a residual in input units to the decoder's units), last forward's statistics. */
   divideBySigma(src: A, rows: number, out: A): void {
-    const d = this.d;
-    for (let b = 0; b < rows; b++)
-      for (let j = 0; j < d; j++) out[b * d + j] = src[b * d + j] / Math.sqrt(this.varAt(b, j) + this.eps);
+    const r1 = this.r1;
+    for (let i = 0; i < rows * this.d; i++) out[i] = src[i] * r1[i];
   }
 
   /** Starts a backward: clears the adapt_rho and ms_w accumulators. */
@@ -217,63 +259,110 @@ export class Normalizer<A extends FloatArray> {
 
   /** Backward of denormalize: dy [rows, d] = dx^ sqrt(v + eps) (overwritten); collects da. */
   denormalizeBackward(dxhat: A, y: A, rows: number, dy: A): void {
-    const { d, eps } = this;
+    const { d, r1, rmUsed, rvUsed } = this;
     const adaptive = this.options.adaptive;
     let da = 0;
     for (let b = 0; b < rows; b++) {
+      const o = b * d;
+      const mt = this.muT[b];
+      const vt = this.varT[b];
       for (let j = 0; j < d; j++) {
-        const i = b * d + j;
-        const sig = Math.sqrt(this.varAt(b, j) + eps);
+        const i = o + j;
+        const r = r1[i];
         const g = dxhat[i];
-        dy[i] = g * sig;
-        if (adaptive)
-          da += g * (this.muT[b] - this.rmUsed[j]) + ((g * y[i] * 0.5) / sig) * (this.varT[b] - this.rvUsed[j]);
+        dy[i] = g / r;
+        if (adaptive) da += g * (mt - rmUsed[j] + 0.5 * y[i] * r * (vt - rvUsed[j]));
       }
     }
     this.da += da;
   }
 
-  /** Backward of forward: accumulates the affine / multi-scale parameter gradients from dn [rows, d]; collects da, dp. */
+  /**
+   * Backward of forward: accumulates the affine / multi-scale parameter gradients from dn [rows, d];
+   * collects da and dp. With T_sj = sum_b dn_bj z_sbj and N_j = sum_b dn_bj:
+   * d gamma_sj += p_s T_sj, d beta_sj += p_s N_j, dp_s = sum_j gamma_sj T_sj + beta_sj N_j
+   * (single scale: p = 1); per element dmu = -dn sum_s c_s r_s, dv = -dn diff sum_s (s/2) c_s r_s^3.
+   */
   forwardBackward(dn: A, x: A, rows: number): void {
-    const { d, eps } = this;
+    const { d, eps, a, omRm, omRv, rmUsed, rvUsed, r1 } = this;
     const adaptive = this.options.adaptive;
+    const t = this.accT;
+    const colN = this.accN;
+    t.fill(0);
+    colN.fill(0);
+    let da = 0;
+    const [s0, s1, s2, s3] = SCALES;
+    if (this.msW) {
+      const pG = this.pG;
+      for (let b = 0; b < rows; b++) {
+        const o = b * d;
+        const mt = this.muT[b];
+        const vt = this.varT[b];
+        const am = a * mt;
+        const av = a * vt;
+        for (let j = 0; j < d; j++) {
+          const gn = dn[o + j];
+          const diff = x[o + j] - (am + omRm[j]);
+          const v = av + omRv[j];
+          const q0 = 1 / Math.sqrt(s0 * v + eps);
+          const q1 = 1 / Math.sqrt(s1 * v + eps);
+          const q2 = r1[o + j];
+          const q3 = 1 / Math.sqrt(s3 * v + eps);
+          const gd = gn * diff;
+          t[j] += gd * q0;
+          t[d + j] += gd * q1;
+          t[2 * d + j] += gd * q2;
+          t[3 * d + j] += gd * q3;
+          colN[j] += gn;
+          if (adaptive) {
+            const c0 = pG[j];
+            const c1 = pG[d + j];
+            const c2 = pG[2 * d + j];
+            const c3 = pG[3 * d + j];
+            const dmu = -gn * (c0 * q0 + c1 * q1 + c2 * q2 + c3 * q3);
+            const dv =
+              -0.5 *
+              gd *
+              (s0 * c0 * q0 * q0 * q0 + s1 * c1 * q1 * q1 * q1 + s2 * c2 * q2 * q2 * q2 + s3 * c3 * q3 * q3 * q3);
+            da += dmu * (mt - rmUsed[j]) + dv * (vt - rvUsed[j]);
+          }
+        }
+      }
+    } else {
+      const g = this.gamma.data;
+      for (let b = 0; b < rows; b++) {
+        const o = b * d;
+        const mt = this.muT[b];
+        const vt = this.varT[b];
+        const am = a * mt;
+        for (let j = 0; j < d; j++) {
+          const gn = dn[o + j];
+          const diff = x[o + j] - (am + omRm[j]);
+          const r = r1[o + j];
+          t[j] += gn * diff * r;
+          colN[j] += gn;
+          if (adaptive) {
+            const dz = gn * g[j];
+            da += -dz * r * (mt - rmUsed[j]) - 0.5 * dz * diff * r * r * r * (vt - rvUsed[j]);
+          }
+        }
+      }
+    }
     const g = this.gamma.data;
     const be = this.beta.data;
     const dg = this.gamma.grad;
     const dbe = this.beta.grad;
-    let da = 0;
-    for (let b = 0; b < rows; b++) {
-      const o = b * d;
+    const nS = this.msW ? S : 1;
+    for (let s = 0; s < nS; s++) {
+      const ps = this.msW ? this.p[s] : 1;
+      let dps = 0;
       for (let j = 0; j < d; j++) {
-        const gn = dn[o + j];
-        const diff = x[o + j] - this.muAt(b, j);
-        const v = this.varAt(b, j);
-        let dmu = 0;
-        let dv = 0;
-        if (this.msW) {
-          for (let s = 0; s < SCALES.length; s++) {
-            const r = 1 / Math.sqrt(SCALES[s] * v + eps);
-            const z = diff * r;
-            const ps = this.p[s];
-            const k = s * d + j;
-            this.dp[s] += gn * (g[k] * z + be[k]);
-            dg[k] += gn * ps * z;
-            dbe[k] += gn * ps;
-            const dz = gn * ps * g[k];
-            dmu -= dz * r;
-            dv -= 0.5 * SCALES[s] * dz * z * r * r;
-          }
-        } else {
-          const r = 1 / Math.sqrt(v + eps);
-          const z = diff * r;
-          dg[j] += gn * z;
-          dbe[j] += gn;
-          const dz = gn * g[j];
-          dmu = -dz * r;
-          dv = -0.5 * dz * z * r * r;
-        }
-        if (adaptive) da += dmu * (this.muT[b] - this.rmUsed[j]) + dv * (this.varT[b] - this.rvUsed[j]);
+        const k = s * d + j;
+        dg[k] += ps * t[k];
+        dbe[k] += ps * colN[j];
+        dps += g[k] * t[k] + be[k] * colN[j];
       }
+      this.dp[s] += dps;
     }
     this.da += da;
   }
@@ -283,8 +372,8 @@ export class Normalizer<A extends FloatArray> {
     if (this.rho) this.rho.grad[0] += this.da * this.a * (1 - this.a);
     if (this.msW) {
       let dot = 0;
-      for (let s = 0; s < SCALES.length; s++) dot += this.p[s] * this.dp[s];
-      for (let s = 0; s < SCALES.length; s++) this.msW.grad[s] += this.p[s] * (this.dp[s] - dot);
+      for (let s = 0; s < S; s++) dot += this.p[s] * this.dp[s];
+      for (let s = 0; s < S; s++) this.msW.grad[s] += this.p[s] * (this.dp[s] - dot);
     }
   }
 
