@@ -150,6 +150,39 @@ test("a foreign SAELens v6 folder with apply_b_dec_to_input false loads exactly"
   }
 });
 
+test("rescale_acts_by_decoder_norm: the decoder norms are folded in (codes scaled by |W_dec,i|, same reconstruction)", () => {
+  const d = 5;
+  const m = 7;
+  const rng = new Rng(12);
+  const t = (n: number, s: number) => rng.fillNormal(new Float32Array(n), s);
+  const w = { W_enc: t(d * m, 0.5), W_dec: t(m * d, 0.8), b_enc: t(m, 0.3), b_dec: t(d, 0.3) };
+  const folder = join(root, "rescale");
+  rmSync(folder, { recursive: true, force: true });
+  saveFolder(folder, w, d, m, { rescale_acts_by_decoder_norm: true });
+  const loaded = loadSae<Float64Array>(folder, { relu: reluStandIn }, refBackend, { arrayType: "f64" });
+  assert.match(loaded.notes.join(" "), /decoder norms folded/);
+  const rows = 3;
+  const x = randomInput<Float64Array>(rows, d, 2, "f64");
+  const codes = new Float64Array(rows * m);
+  const recon = new Float64Array(rows * d);
+  loaded.sae.forward(x, rows, codes, recon);
+  for (let b = 0; b < rows; b++) {
+    // SAELens: h = ReLU(((x - b_dec) W_enc + b_enc) o n), x^ = (h / n) W_dec + b_dec, n_i = |W_dec,i|.
+    const n = Array.from({ length: m }, (_, i) => Math.hypot(...w.W_dec.subarray(i * d, (i + 1) * d)));
+    const h = Array.from({ length: m }, (_, i) => {
+      let s = w.b_enc[i];
+      for (let j = 0; j < d; j++) s += (x[b * d + j] - w.b_dec[j]) * w.W_enc[j * m + i];
+      return Math.max(0, s * n[i]);
+    });
+    for (let i = 0; i < m; i++) assert.ok(Math.abs(codes[b * m + i] - h[i]) < 1e-6, `codes[${b}, ${i}]`);
+    for (let j = 0; j < d; j++) {
+      let s = w.b_dec[j];
+      for (let i = 0; i < m; i++) s += (h[i] / n[i]) * w.W_dec[i * d + j];
+      assert.ok(Math.abs(recon[b * d + j] - s) < 1e-6, `recon[${b}, ${j}]`);
+    }
+  }
+});
+
 function saveFolder(
   folder: string,
   w: Record<string, Float32Array>,
