@@ -43,6 +43,11 @@ for (const arch of PAPER_ARCHS) {
     });
     assert.deepEqual(readdirSync(folder).sort(), ["cfg.json", "sae_weights.safetensors", "sparsity.safetensors"]);
     saveSae(folder, sae, { scale: 1, sparsity }); // replacing an existing folder works too
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.startsWith(".")),
+      [],
+      "no temp or old folders left behind",
+    );
     const loaded = loadSae<Float32Array>(folder, PAPER_FACTORIES, backend, { arrayType: "f32" });
     assert.deepEqual(loaded.sae.hyper, sae.hyper);
     assert.equal(loaded.scale, 1);
@@ -112,6 +117,24 @@ test("dataset scale: base folds it (raw-unit forward equals the scaled one), mul
     }
     for (let i = 0; i < rows * m; i++) assert.ok(Math.abs(got.codes[i] - want.codes[i]) < 1e-12);
   }
+});
+
+test("a save that fails midway leaves the old folder as it was and no temp folder", () => {
+  const sae = makePaper<Float32Array>("base", paperHyper("base", 4, 8), refBackend, "f32", 1);
+  const folder = join(root, "failing");
+  saveSae(folder, sae, { info: { model_name: "first" } });
+  const before = readFileSync(join(folder, "cfg.json"), "utf8");
+  const w0 = sae.params.get("W_dec")!.param.data[0];
+  sae.params.get("W_dec")!.param.data[0] += 1;
+  // cfg.json is written after the weights: an unserializable field fails it with the new weights already in the temp folder.
+  assert.throws(() => saveSae(folder, sae, { info: { model_name: "second", bad: 1n } }), /BigInt/);
+  assert.equal(readFileSync(join(folder, "cfg.json"), "utf8"), before);
+  const loaded = loadSae<Float32Array>(folder, PAPER_FACTORIES, refBackend, { arrayType: "f32" });
+  assert.equal(loaded.sae.params.get("W_dec")!.param.data[0], w0);
+  assert.deepEqual(
+    readdirSync(root).filter((n) => n.startsWith(".")),
+    [],
+  );
 });
 
 // A stand-in `relu` factory for loader tests (its forward is the standard SAE's; the baselines live elsewhere).
