@@ -83,6 +83,10 @@ export function register(program: Command): void {
             resume: opts.resume ?? false,
             stopAfter,
             shouldStop: () => stopRequested,
+            resumeCommand:
+              `msae lm train --resume --out ${opts.out} --data ${opts.data}` +
+              (opts.config ? ` --config ${opts.config}` : "") +
+              (opts.valData ? ` --val-data ${opts.valData}` : ""),
             backend,
             profile,
           });

@@ -11,6 +11,9 @@
  * F64 and integers round to the nearest float32 (integers of magnitude <= 2^24 are exact; I64 / U64
  * beyond 2^53 are rounded twice, through float64).
  * Tensor bytes are little-endian; a big-endian host is refused.
+ * Callers that know what a tensor must be pass `dtypes` (and `shape`) to readF32, or call
+ * checkDtype on info(name).dtype before reading: an integer stored where a float weight belongs is
+ * an error, never silently converted.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -36,10 +39,32 @@ export interface TensorInfo {
   readonly byteLength: number;
 }
 
-/** Options of readF32: `shape` asserts the stored shape; `backend` does the F16/BF16 widening. */
+/**
+ * Options of readF32: `shape` asserts the stored shape; `dtypes` lists the stored dtypes the caller
+ * accepts for this tensor (others are an error naming tensor, dtype and the accepted ones, with
+ * `purpose` saying why, e.g. "a float weight"); `backend` does the F16/BF16 widening.
+ */
 export interface ReadF32Options {
   shape?: readonly number[];
+  dtypes?: readonly Dtype[];
+  purpose?: string;
   backend?: Pick<Backend, "f16ToF32" | "bf16ToF32">;
+}
+
+/** The float dtypes a model weight may be stored in (integers, bools and F8 are refused). */
+export const FLOAT_WEIGHT_DTYPES: readonly Dtype[] = ["F32", "BF16", "F16", "F64"];
+
+/** Throws unless `dtype` is one of `accepted`: "<file>: tensor "<name>": has dtype I32; expected ...". */
+export function checkDtype(
+  file: string,
+  name: string,
+  dtype: Dtype,
+  accepted: readonly Dtype[],
+  purpose?: string,
+): void {
+  if (accepted.includes(dtype)) return;
+  const list = accepted.length === 1 ? accepted[0] : `one of ${accepted.join(", ")}`;
+  throw new SafetensorsError(file, name, `has dtype ${dtype}; expected ${list}${purpose ? ` (${purpose})` : ""}`);
 }
 
 /** What both a single file and a sharded checkpoint offer. */
@@ -301,6 +326,7 @@ export class SafetensorsFile implements TensorReader {
         name,
         `has shape [${e.shape.join(", ")}]; expected [${options.shape.join(", ")}]`,
       );
+    if (options.dtypes) checkDtype(this.path, name, e.dtype, options.dtypes, options.purpose);
     return toF32(e.dtype, this.read(name), options.backend);
   }
 
