@@ -1,12 +1,13 @@
 /**
  * `msae inspect [model folder | file.safetensors]` (default: the shipped models/tiny-gemma2): what a model folder holds (architecture,
  * parameters, layers, widths, heads, vocabulary, context, hook names, weight check, tensor table)
- * or, for a bare .safetensors / index .json, its metadata and tensor table. Reads no tensor data.
- * Exit 1 when the folder's weights disagree with its config (the problem is printed).
+ * or, for a bare .safetensors / index .json, its metadata and tensor table, plus the loader's checks
+ * (values NaN / Inf scan, tokenizer.json, special ids, run completion: src/lm/describe.ts).
+ * Exit 1 when a check fails or the folder's weights disagree with its config (the problem is printed).
  */
 import type { Command } from "commander";
 import { defaultModelDir } from "../core/paths.ts";
-import { describePath, formatDescription } from "../lm/describe.ts";
+import { describePath, formatDescription, hasProblem } from "../lm/describe.ts";
 
 export function register(program: Command): void {
   program
@@ -17,6 +18,6 @@ export function register(program: Command): void {
     .action((path: string, opts: { json?: boolean }) => {
       const d = describePath(path);
       process.stdout.write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : `${formatDescription(d)}\n`);
-      if (d.model?.problem) process.exitCode = 1;
+      if (hasProblem(d)) process.exitCode = 1;
     });
 }

@@ -4,7 +4,7 @@
 import { Command } from "commander";
 import { register as registerBench } from "./bench.ts";
 import { register as registerDemo } from "./demo.ts";
-import { reportError } from "./errors.ts";
+import { oneLineCommanderErrors, reportError } from "./errors.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
@@ -22,6 +22,7 @@ registerBench(program);
 registerTokenizer(program);
 registerInspect(program);
 registerLm(program);
+oneLineCommanderErrors(program);
 
 const debug = process.argv.includes("--debug");
 try {

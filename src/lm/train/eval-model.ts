@@ -26,6 +26,9 @@ export interface EvalOptions {
   /** Context length (default min(128, the model's)). */
   contextLength?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Load weights holding NaN / Inf (forensics); see LoadModelOptions. */
+  allowNonFinite?: boolean;
+  onNonFinite?: (message: string) => void;
 }
 
 export interface EvalResult {
@@ -41,7 +44,11 @@ export interface EvalResult {
 }
 
 export async function evaluateModel(o: EvalOptions): Promise<EvalResult> {
-  const model = loadModel(o.model, { backend: o.backend });
+  const model = loadModel(o.model, {
+    backend: o.backend,
+    allowNonFinite: o.allowNonFinite,
+    onNonFinite: o.onNonFinite,
+  });
   const tok = loadTokenizer(join(o.model, "tokenizer.json"));
   const bos = model.info.bosId;
   const T = o.contextLength ?? Math.min(128, model.dims.contextLength);
