@@ -101,6 +101,7 @@ test("SIGKILL at spread-out moments: every folder is refused with one line or co
     await exited(child);
     outcomes.push(`${frac}:${refusedOrComplete(out, `kill at ${frac}`)}`);
   }
+  console.log(`kill outcomes (fraction of a ${Math.round(fullMs)} ms run: result): ${outcomes.join(" ")}`);
   assert.ok(
     outcomes.some((o) => o.endsWith("refused")),
     outcomes.join(" "),
