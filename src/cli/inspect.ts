@@ -7,7 +7,7 @@
  */
 import type { Command } from "commander";
 import { defaultModelDir } from "../core/paths.ts";
-import { describePath, formatDescription, hasProblem } from "../lm/describe.ts";
+import { describePath, firstProblem, formatDescription, hasProblem } from "../lm/describe.ts";
 
 export function register(program: Command): void {
   program
@@ -18,6 +18,10 @@ export function register(program: Command): void {
     .action((path: string, opts: { json?: boolean }) => {
       const d = describePath(path);
       process.stdout.write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : `${formatDescription(d)}\n`);
-      if (hasProblem(d)) process.exitCode = 1;
+      if (hasProblem(d)) {
+        // the report has every check on its own line; stderr gets the first failure, as one line
+        process.stderr.write(`msae: ${firstProblem(d)}\n`);
+        process.exitCode = 1;
+      }
     });
 }

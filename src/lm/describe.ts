@@ -55,6 +55,11 @@ export interface ModelDescription {
   checks: { label: string; ok: boolean; text: string }[];
 }
 
+/** The first failed check's one-line message ("" when none failed). */
+export function firstProblem(d: ModelDescription): string {
+  return (d.model?.problem ?? d.checks.find((c) => !c.ok)?.text ?? "").split("\n")[0];
+}
+
 /** Whether any check failed (then `msae inspect` exits 1). */
 export function hasProblem(d: ModelDescription): boolean {
   return d.model?.problem != null || d.checks.some((c) => !c.ok);

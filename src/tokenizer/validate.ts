@@ -9,7 +9,7 @@
  *     Unigram    vocab [[piece, score], ...], no merges
  *     WordPiece / WordLevel  vocab {token: id}, no merges
  *   With no type, the contents decide (Tokenizers.js does the same) and are checked likewise.
- * - vocab ids are integers >= 0, each used by one token only;
+ * - vocab ids are integers in [0, 2^31 - 2] (Int32 ids), each used by one token only;
  * - added_tokens are {id: integer >= 0, content: non-empty string}, and an added token whose
  *   content is also a vocab token has the same id there.
  * Each failure: `tokenizer file "<path>": <what>; expected <what>`.
@@ -23,8 +23,11 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 60)}...` : s;
 }
 
+/** Largest token id accepted: ids are Int32 (Int32Array) and 1 + the largest id must be one too. */
+export const MAX_TOKEN_ID = 2 ** 31 - 2;
+
 function isId(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_ID;
 }
 
 /** Throws a one-line Error naming the first structural problem of `json` (read from `path`). */
@@ -62,7 +65,7 @@ export function validateTokenizerJson(path: string, json: TokenizerJson): void {
   if (!Array.isArray(vocab)) {
     const owner = new Map<number, string>();
     for (const [tok, id] of Object.entries(vocab as Record<string, unknown>)) {
-      if (!isId(id)) fail(`model.vocab[${show(tok)}] is ${show(id)}; expected an integer id >= 0`);
+      if (!isId(id)) fail(`model.vocab[${show(tok)}] is ${show(id)}; expected an integer id in [0, 2^31 - 2]`);
       const prev = owner.get(id as number);
       if (prev !== undefined) fail(`id ${id} is used by tokens ${show(prev)} and ${show(tok)}; expected unique ids`);
       owner.set(id as number, tok);
@@ -91,7 +94,9 @@ export function validateTokenizerJson(path: string, json: TokenizerJson): void {
     if (!Array.isArray(added)) fail(`added_tokens is ${show(added)}; expected a list`);
     added.forEach((t, i) => {
       if (!t || typeof t !== "object" || !isId(t.id) || typeof t.content !== "string" || t.content.length === 0)
-        fail(`added_tokens[${i}] is ${show(t)}; expected {id: integer >= 0, content: non-empty string, ...}`);
+        fail(
+          `added_tokens[${i}] is ${show(t)}; expected {id: integer in [0, 2^31 - 2], content: non-empty string, ...}`,
+        );
       const inVocab = byToken.get(t.content);
       if (inVocab !== undefined && inVocab !== t.id)
         fail(
