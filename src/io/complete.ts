@@ -235,6 +235,17 @@ export function removeStaleTempFolders(parent: string): string[] {
   return removed;
 }
 
+/** fs.statSync, or null when the path does not exist (ENOENT, or a file where a folder should be). */
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw err;
+  }
+}
+
 /** Probes that `dir` (an existing folder) accepts new files: creates and deletes a temp file. */
 function probeWritable(dir: string, option: string, value: string): void {
   const probe = path.join(dir, `.msae-write-probe-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -252,10 +263,10 @@ function probeWritable(dir: string, option: string, value: string): void {
 /** Before the work: `file` can be (re)written atomically. Throws a one-line UsageError. */
 export function checkOutputFile(file: string, option = "output"): void {
   const abs = path.resolve(file);
-  const st = fs.statSync(abs, { throwIfNoEntry: false });
+  const st = statOrNull(abs);
   if (st?.isDirectory()) throw new UsageError(`${option} ${JSON.stringify(file)} is a folder; expected a file path`);
   const parent = path.dirname(abs);
-  const pst = fs.statSync(parent, { throwIfNoEntry: false });
+  const pst = statOrNull(parent);
   if (!pst)
     throw new UsageError(
       `${option} ${JSON.stringify(file)}: folder ${parent} does not exist; expected an existing folder (create it first)`,
@@ -268,7 +279,7 @@ export function checkOutputFile(file: string, option = "output"): void {
 /** Before the work: `dir` is an existing writable folder, or can be created (its parent is). */
 export function checkOutputFolder(dir: string, option = "output"): void {
   const abs = path.resolve(dir);
-  const st = fs.statSync(abs, { throwIfNoEntry: false });
+  const st = statOrNull(abs);
   if (st) {
     if (!st.isDirectory()) throw new UsageError(`${option} ${JSON.stringify(dir)} is a file; expected a folder`);
     probeWritable(abs, option, dir);
@@ -277,7 +288,7 @@ export function checkOutputFolder(dir: string, option = "output"): void {
   // the nearest existing ancestor must be a writable folder (mkdir -p creates the rest)
   let up = path.dirname(abs);
   for (;;) {
-    const ust = fs.statSync(up, { throwIfNoEntry: false });
+    const ust = statOrNull(up);
     if (ust) {
       if (!ust.isDirectory())
         throw new UsageError(`${option} ${JSON.stringify(dir)}: ${up} is a file; expected a folder path`);

@@ -7,6 +7,7 @@
  * of the golden fixtures in a temp dir; the expected tensor / index come from the edit made here.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,6 +99,42 @@ describe("strict model loading", () => {
     const dir = copyFixture("gemma2-old");
     setBits(dir, "model.embed_tokens.weight", 5 * 48 + 3, 0xff80); // -Inf at row 5, column 3
     assert.match(loadError(dir), /"model\.embed_tokens\.weight" has -Inf at index 243 \(\[5, 3\]\)/);
+  });
+
+  test("CLI: lm generate on NaN weights exits 1 with one line; --allow-nonfinite runs it with a warning", () => {
+    const dir = copyFixture("gemma2-old");
+    setBits(dir, NORM, 3, 0x7f80); // +Inf
+    const args = [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "lm",
+      "generate",
+      "--model",
+      dir,
+      "--prompt",
+      "the",
+      "--max-tokens",
+      "2",
+    ];
+    const cwd = join(import.meta.dirname, "..", "..");
+    const refused = spawnSync(process.execPath, args, { cwd, encoding: "utf8" });
+    assert.equal(refused.status, 1);
+    assert.match(
+      refused.stderr,
+      /^msae: .*tensor "model\.layers\.1\.post_attention_layernorm\.weight" has \+Inf at index 3 of 48 values; expected finite values \(--allow-nonfinite/,
+    );
+    assert.equal(refused.stderr.trimEnd().split("\n").length, 1);
+    const forced = spawnSync(process.execPath, [...args, "--allow-nonfinite", "--temperature", "0"], {
+      cwd,
+      encoding: "utf8",
+    });
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.match(
+      forced.stderr,
+      /^msae: warning \(--allow-nonfinite\): .*has \+Inf at index 3 of 48 values; expected finite values\n$/,
+    );
+    assert.ok(forced.stdout.startsWith("the"));
   });
 
   test("an integer dtype on a norm weight is refused, not converted", () => {

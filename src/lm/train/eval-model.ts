@@ -66,6 +66,10 @@ export async function evaluateModel(o: EvalOptions): Promise<EvalResult> {
     bos,
     o.onProgress,
   );
+  if (!Number.isFinite(lm.loss) && !o.allowNonFinite)
+    throw new Error(
+      `${o.model}: the model's loss on ${o.data} is ${lm.loss} although its weights are finite (activations overflowed float32); expected a finite loss`,
+    );
   const train = await packCorpus(openCorpus(o.trainData), tok, T);
   const fitted = fitBaselines(train, V, bos);
   const base = ngramLosses(fitted.counts, data, bos, fitted.unigramK, fitted.bigramK);
