@@ -12,8 +12,9 @@
  * beyond 2^53 are rounded twice, through float64).
  * Tensor bytes are little-endian; a big-endian host is refused.
  * Callers that know what a tensor must be pass `dtypes` (and `shape`) to readF32, or call
- * checkDtype on info(name).dtype before reading: an integer stored where a float weight belongs is
- * an error, never silently converted.
+ * expectTensor(reader, name, {dtypes, shape}) / checkDtype before reading: an integer stored where
+ * a float weight belongs is an error, never silently converted. After reading, src/io/finite.ts
+ * checkFinite(file, name, data) refuses NaN / Inf; run folders use src/io/complete.ts.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -53,6 +54,30 @@ export interface ReadF32Options {
 
 /** The float dtypes a model weight may be stored in (integers, bools and F8 are refused). */
 export const FLOAT_WEIGHT_DTYPES: readonly Dtype[] = ["F32", "BF16", "F16", "F64"];
+
+/**
+ * What a caller requires of one stored tensor before reading it (a store's or an SAE's loader):
+ * it exists, its dtype is one of `dtypes`, its shape equals `shape` (a -1 entry matches any
+ * size). Returns its info; every failure is one SafetensorsError line naming tensor and expectation.
+ */
+export function expectTensor(
+  reader: Pick<TensorReader, "path" | "has" | "info">,
+  name: string,
+  want: { dtypes?: readonly Dtype[]; shape?: readonly number[]; purpose?: string },
+): TensorInfo {
+  if (!reader.has(name))
+    throw new SafetensorsError(reader.path, name, `is missing; expected it${want.purpose ? ` (${want.purpose})` : ""}`);
+  const info = reader.info(name);
+  if (want.dtypes) checkDtype(reader.path, name, info.dtype, want.dtypes, want.purpose);
+  const s = want.shape;
+  if (s && (s.length !== info.shape.length || s.some((d, i) => d !== -1 && d !== info.shape[i])))
+    throw new SafetensorsError(
+      reader.path,
+      name,
+      `has shape [${info.shape.join(", ")}]; expected [${s.map((d) => (d === -1 ? "*" : d)).join(", ")}]`,
+    );
+  return info;
+}
 
 /** Throws unless `dtype` is one of `accepted`: "<file>: tensor "<name>": has dtype I32; expected ...". */
 export function checkDtype(

@@ -125,7 +125,7 @@ export function describePath(path: string, options: { backend?: Backend } = {}):
       const specs = arch.weightSpecs(config);
       let problem: string | null = null;
       try {
-        resolveNames(reader, specs, arch.prefixes, reader.path);
+        resolveNames(reader, specs, arch.prefixes, reader.path, { ignored: arch.ignored });
       } catch (e) {
         problem = (e as Error).message;
       }

@@ -96,6 +96,7 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): Language
     weights = readWeights(reader, arch.weightSpecs(config), arch.prefixes, reader.path, backend, {
       allowNonFinite: options.allowNonFinite,
       onNonFinite: options.onNonFinite,
+      ignored: arch.ignored,
     });
   } finally {
     reader.close();

@@ -35,12 +35,19 @@ export function findStored(
   return null;
 }
 
-/** Checks names and shapes of every spec before any data is read; returns canonical -> stored name. */
+/**
+ * Checks names, shapes and dtypes of every spec before any data is read; returns canonical ->
+ * stored name. With `unused` given, a stored tensor no spec uses (and `unused.ignored` does not
+ * match) is an error too: weights the config does not describe (e.g. more layers than
+ * num_hidden_layers says) would otherwise be dropped silently. An untied-style lm_head.weight
+ * beside tied embeddings is ignored, as transformers ties it.
+ */
 export function resolveNames(
-  reader: Pick<TensorReader, "has" | "info">,
+  reader: Pick<TensorReader, "has" | "info"> & Partial<Pick<TensorReader, "names">>,
   specs: readonly WeightSpec[],
   prefixes: readonly string[],
   where: string,
+  unused?: { ignored: RegExp | null },
 ): Map<string, string> {
   const out = new Map<string, string>();
   for (const spec of specs) {
@@ -59,10 +66,22 @@ export function resolveNames(
     checkDtype(where, stored, info.dtype, FLOAT_WEIGHT_DTYPES, "a float weight");
     out.set(spec.name, stored);
   }
+  if (unused && reader.names) {
+    const used = new Set(out.values());
+    for (const name of reader.names()) {
+      if (used.has(name) || unused.ignored?.test(name) || name === "lm_head.weight") continue;
+      throw new WeightError(
+        `${where}: tensor ${name} is stored but not a weight of the model config.json describes; ` +
+          `expected only its ${specs.length} tensors (do num_hidden_layers or the other sizes match the weights?)`,
+      );
+    }
+  }
   return out;
 }
 
 export interface ReadWeightsOptions {
+  /** Stored names that are buffers, not weights (Architecture.ignored); any other unused tensor is an error. */
+  ignored?: RegExp | null;
   /** Keep NaN / Inf weights (forensics); default false: the first one is an error (src/io/finite.ts). */
   allowNonFinite?: boolean;
   /** Called with the first non-finite tensor when allowNonFinite (for a warning). */
@@ -81,7 +100,7 @@ export function readWeights(
   backend?: Pick<Backend, "f16ToF32" | "bf16ToF32"> & Partial<Pick<Backend, "name" | "firstNonFinite">>,
   options: ReadWeightsOptions = {},
 ): Map<string, Float32Array> {
-  const names = resolveNames(reader, specs, prefixes, where);
+  const names = resolveNames(reader, specs, prefixes, where, { ignored: options.ignored ?? null });
   const scan =
     backend?.name && backend.firstNonFinite ? (backend as Pick<Backend, "name" | "firstNonFinite">) : undefined;
   const out = new Map<string, Float32Array>();

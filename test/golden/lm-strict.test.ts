@@ -180,6 +180,18 @@ describe("strict model loading", () => {
     assert.match(inspectProblems(dir), /301 tokens/);
   });
 
+  test("a config with fewer layers than the weights: refused, not silently truncated", () => {
+    const dir = copyFixture("gemma2-old");
+    editJson(join(dir, "config.json"), (c) => {
+      c.num_hidden_layers = 3;
+    });
+    assert.match(
+      loadError(dir),
+      /tensor model\.layers\.3\.\S+ is stored but not a weight of the model config\.json describes/,
+    );
+    assert.match(inspectProblems(dir), /model\.layers\.3\..* is stored but not a weight/);
+  });
+
   test("model_type contradicting architectures", () => {
     const dir = copyFixture("gemma2-old");
     editJson(join(dir, "config.json"), (c) => {

@@ -7,7 +7,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { type Dtype, SafetensorsError, SafetensorsFile, type StoredArray } from "../../src/io/safetensors.ts";
+import {
+  type Dtype,
+  expectTensor,
+  SafetensorsError,
+  SafetensorsFile,
+  type StoredArray,
+} from "../../src/io/safetensors.ts";
 import { writeSafetensors, writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "msae-st-"));
@@ -449,5 +455,22 @@ test("a file truncated after open is reported, not misread", () => {
   const f = SafetensorsFile.open(p);
   fs.truncateSync(p, fs.statSync(p).size - 3);
   assert.throws(() => f.read("a"), /tensor "a": file ended after 13 of 16 data bytes/);
+  f.close();
+});
+
+test("expectTensor: presence, dtype and shape (with * dims) checked before reading, one line each", () => {
+  const p = tmp();
+  writeSafetensorsSync(p, { acts: { dtype: "F16", shape: [10, 4], data: new Uint16Array(40) } });
+  const f = SafetensorsFile.open(p);
+  assert.deepEqual(expectTensor(f, "acts", { dtypes: ["F16", "F32"], shape: [-1, 4] }).shape, [10, 4]);
+  assert.throws(() => expectTensor(f, "acts", { dtypes: ["F32"] }), /tensor "acts": has dtype F16; expected F32$/);
+  assert.throws(
+    () => expectTensor(f, "acts", { shape: [-1, 8] }),
+    /tensor "acts": has shape \[10, 4\]; expected \[\*, 8\]$/,
+  );
+  assert.throws(
+    () => expectTensor(f, "codes", { purpose: "an activation store's codes" }),
+    /tensor "codes": is missing; expected it \(an activation store's codes\)$/,
+  );
   f.close();
 });
