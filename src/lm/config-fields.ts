@@ -90,13 +90,18 @@ export class ConfigReader {
     return v;
   }
 
-  /** A token id (integer >= 0), the first entry of a list, or null. */
+  /**
+   * A token id: an integer >= 0, the first entry of a non-empty list of them, or null (also for a
+   * negative integer, which some configs use for "none"). Anything else (a string, a fraction, an
+   * object) is an error rather than a silent null.
+   */
   tokenId(field: string, fallback: number | null = null): number | null {
-    let v = this.raw[field];
-    if (v === undefined) return fallback;
-    if (Array.isArray(v)) v = v[0];
-    if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-    return null;
+    const raw = this.raw[field];
+    if (raw === undefined) return fallback;
+    const v = Array.isArray(raw) && raw.length > 0 ? raw[0] : raw;
+    if (v === null) return null;
+    if (typeof v === "number" && Number.isInteger(v) && v <= MAX_INT_FIELD) return v >= 0 ? v : null;
+    return this.fail(field, raw, "a token id (an integer >= 0), a list of them, or null");
   }
 }
 

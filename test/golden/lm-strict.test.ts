@@ -159,6 +159,12 @@ describe("strict model loading", () => {
     assert.match(loadError(out, { tokenizer: false }), /eos_token_id 288 is outside the vocabulary/);
     assert.match(inspectProblems(out), /eos_token_id 288/);
 
+    const str = copyFixture("gemma2-old");
+    editJson(join(str, "config.json"), (c) => {
+      c.pad_token_id = "0";
+    });
+    assert.match(loadError(str), /field pad_token_id is "0"; expected a token id \(an integer >= 0\), a list of them, or null/);
+
     const swapped = copyFixture("gemma2-old");
     editJson(join(swapped, "config.json"), (c) => {
       c.bos_token_id = 1;
