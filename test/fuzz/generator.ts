@@ -21,7 +21,10 @@
  *
  * runFormat(format, { cases, seed, work }) draws `cases` variants: variant k uses base
  * k % bases.length and a corruptor picked by the seeded Rng, so a failure names its seed, case
- * number and corruptor, and is reproduced by running that one case again. The generic corruptors
+ * number and corruptor, and is reproduced by running that one case again:
+ *   npx tsx test/fuzz/repro.ts "config.json" 702 [seed]   (writes ./fuzz-case.bin, prints the outcome)
+ * (add the new format to FORMAT_LIST in formats/index.ts too). MSAE_FUZZ_SEED=n runs the suite
+ * with another seed. The generic corruptors
  * below (bytes: flip, truncate, insert, delete, splice; JSON: a value replaced by another type,
  * a key dropped or duplicated, numbers nudged, the text cut) are shared by the formats.
  */

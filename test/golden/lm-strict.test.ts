@@ -163,7 +163,10 @@ describe("strict model loading", () => {
     editJson(join(str, "config.json"), (c) => {
       c.pad_token_id = "0";
     });
-    assert.match(loadError(str), /field pad_token_id is "0"; expected a token id \(an integer >= 0\), a list of them, or null/);
+    assert.match(
+      loadError(str),
+      /field pad_token_id is "0"; expected a token id \(an integer >= 0\), a list of them, or null/,
+    );
 
     const swapped = copyFixture("gemma2-old");
     editJson(join(swapped, "config.json"), (c) => {

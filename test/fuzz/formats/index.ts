@@ -14,6 +14,16 @@ export interface FuzzEntry {
   run: (o: { seed: number; work: string }) => Promise<FuzzStats>;
 }
 
+/** The formats themselves (for test/fuzz/repro.ts). */
+export const FORMAT_LIST: FuzzFormat<unknown>[] = [
+  safetensorsFormat,
+  configFormat,
+  tokenizerFormat,
+  txtFormat,
+  jsonlFormat,
+  parquetFormat,
+] as FuzzFormat<unknown>[];
+
 function entry<L>(format: FuzzFormat<L>, cases: number): FuzzEntry {
   return { name: format.name, cases, run: (o) => runFormat(format, { ...o, cases }) };
 }
