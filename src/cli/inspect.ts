@@ -15,8 +15,9 @@ export function register(program: Command): void {
     .description("show a model folder's architecture, hooks and tensors, or a .safetensors file's tensors")
     .argument("[path]", "a Hugging Face model folder (config.json + weights) or a .safetensors file", defaultModelDir)
     .option("--json", "print the description as JSON")
-    .action((path: string, opts: { json?: boolean }) => {
-      const d = describePath(path);
+    .option("--no-scan", "skip the NaN / Inf scan of the tensor data (it reads every tensor)")
+    .action((path: string, opts: { json?: boolean; scan: boolean }) => {
+      const d = describePath(path, { scanValues: opts.scan });
       process.stdout.write(opts.json ? `${JSON.stringify(d, null, 2)}\n` : `${formatDescription(d)}\n`);
       if (hasProblem(d)) {
         // the report has every check on its own line; stderr gets the first failure, as one line

@@ -100,7 +100,10 @@ function tensorRows(reader: TensorReader): TensorRow[] {
     });
 }
 
-export function describePath(path: string, options: { backend?: Backend } = {}): ModelDescription {
+export function describePath(
+  path: string,
+  options: { backend?: Backend; scanValues?: boolean } = {},
+): ModelDescription {
   const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
   const checks: ModelDescription["checks"] = [];
   const run = isDir ? describeCompletion(path) : null;
@@ -119,7 +122,9 @@ export function describePath(path: string, options: { backend?: Backend } = {}):
       storedElements,
       checks,
     };
-    checks.push({ label: "values check", ...scanValues(reader, options.backend ?? getBackend()) });
+    if (options.scanValues ?? true)
+      checks.push({ label: "values check", ...scanValues(reader, options.backend ?? getBackend()) });
+    else checks.push({ label: "values check", ok: true, text: "skipped (--no-scan)" });
     if (cfg) {
       const { arch, config } = cfg;
       const specs = arch.weightSpecs(config);

@@ -95,6 +95,7 @@ describe("strict model loading", () => {
       assert.equal(seen.length, 1);
       assert.ok(model.info.parameterCount > 0);
       assert.match(inspectProblems(dir), /has NaN at index 17/);
+      assert.ok(!hasProblem(describePath(dir, { scanValues: false })), "--no-scan skips the data scan");
     }
     const dir = copyFixture("gemma2-old");
     setBits(dir, "model.embed_tokens.weight", 5 * 48 + 3, 0xff80); // -Inf at row 5, column 3
