@@ -3,6 +3,7 @@
  * number of corrupted variants the suite draws for it.
  */
 import { type FuzzFormat, type FuzzStats, runFormat } from "../generator.ts";
+import { actsManifestFormat, actsShardFormat } from "./acts.ts";
 import { configFormat } from "./config.ts";
 import { jsonlFormat, parquetFormat, txtFormat } from "./corpora.ts";
 import { safetensorsFormat } from "./safetensors.ts";
@@ -22,6 +23,8 @@ export const FORMAT_LIST: FuzzFormat<unknown>[] = [
   txtFormat,
   jsonlFormat,
   parquetFormat,
+  actsManifestFormat,
+  actsShardFormat,
 ] as FuzzFormat<unknown>[];
 
 function entry<L>(format: FuzzFormat<L>, cases: number): FuzzEntry {
@@ -35,4 +38,6 @@ export const FORMATS: FuzzEntry[] = [
   entry(txtFormat, 1000),
   entry(jsonlFormat, 1000),
   entry(parquetFormat, 1000),
+  entry(actsManifestFormat, 1000),
+  entry(actsShardFormat, 1000),
 ];
