@@ -40,7 +40,8 @@ INPUTS (seeded, torch.Generator seed 1234 + case index; the values matter only t
 OpenBLAS core: --core installed (the environment as it is), --core widest (the widest kernel
 family the CPU flags allow that this OpenBLAS accepts and that passes a GEMM check against
 float64; the script re-executes itself with OPENBLAS_CORETYPE set), or --core NAME.
---list-cores prints the probe of every candidate.
+--list-cores prints the probe of every candidate. Threads: torch.set_num_threads(--threads), and
+OMP_NUM_THREADS / OPENBLAS_NUM_THREADS = --threads, OMP_WAIT_POLICY = passive unless already set.
 
 Usage: torch_sae.py [--threads N] [--arch a,b,..] [--shape paper|wide|all] [--steps S]
                     [--warmup W] [--core installed|widest|NAME] [--json] [--list-cores] [--serve]
@@ -394,6 +395,7 @@ def main():
             os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as msae's addon and bench/lm-torch.ts
     if args.serve:
         serve_main(args)
         return
