@@ -9,12 +9,14 @@ ONE STEP (what the TypeScript side must match) for one micro-batch x [B, d] (flo
      the paper archs' orthogonality term ||M o (W_dec W_dec^T - I)||_F; for adaptive, attention,
      multiscale the EMA co-activation update E <- 0.99 E + 0.01 (C - 0.1) from the detached codes
      (C = dense h'^T h' over the batch, normalized), then M = [E > 0] used in the same loss;
-     AuxK for topk / batchtopk / matryoshka (dead mask below, auxK = d / 2, coef 1/32);
+     AuxK for topk / batchtopk / matryoshka (dead mask below, auxK = d / 2, coef 1/32); codes are
+     dense [B, m] tensors (as SAELens); matryoshka decodes its 5 prefixes cumulatively (one full
+     decode in all);
   2. backward of the total (autograd), every parameter's gradient;
   3. clip the global gradient norm at 1.0 (torch.nn.utils.clip_grad_norm_);
-  4. AdamW (torch.optim.AdamW, lr 3e-7 = the first warmup step's 3e-4 / 1000, so that a few steps from
-     the init keep the density of the generator below (the lr does not change the work), betas 0.9 / 0.999, eps 1e-8, weight decay 1e-4 on the weight
-     matrices W_enc, W_dec, attn_WQ, attn_K only, 0 on everything else);
+  4. AdamW (torch.optim.AdamW, betas 0.9 / 0.999, eps 1e-8, weight decay 1e-4 on the weight matrices
+     W_enc, W_dec, attn_WQ, attn_K only, 0 elsewhere; lr 3e-7 = the first warmup step's 3e-4 / 1000,
+     so that a few steps from the init keep the generator's density: the lr does not change the work);
   5. the state updates: coact_ema, run_mean / run_var (adaptive+), the batchtopk / matryoshka
      threshold EMA; every loss part and L0 read back as Python floats (as a training log does).
   Not in the step: gradient accumulation (one micro-batch = one optimizer step), feature-importance
@@ -40,7 +42,8 @@ INPUTS (seeded, torch.Generator seed 1234 + case index; the values matter only t
 OpenBLAS core: --core installed (the environment as it is), --core widest (the widest kernel
 family the CPU flags allow that this OpenBLAS accepts and that passes a GEMM check against
 float64; the script re-executes itself with OPENBLAS_CORETYPE set), or --core NAME.
---list-cores prints the probe of every candidate.
+--list-cores prints the probe of every candidate. Threads: torch.set_num_threads(--threads), and
+OMP_NUM_THREADS / OPENBLAS_NUM_THREADS = --threads, OMP_WAIT_POLICY = passive unless already set.
 
 Usage: torch_sae.py [--threads N] [--arch a,b,..] [--shape paper|wide|all] [--steps S]
                     [--warmup W] [--core installed|widest|NAME] [--json] [--list-cores] [--serve]
@@ -394,6 +397,7 @@ def main():
             os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as msae's addon and bench/lm-torch.ts
     if args.serve:
         serve_main(args)
         return

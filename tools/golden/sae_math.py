@@ -332,9 +332,11 @@ def forward(arch, hy, P, S, x, dead=None, frozen=None, stable=True):
                 out["state_after"] = {"threshold": torch.where(torch.isfinite(kept), tb * thr + (1 - tb) * kept, thr)}
         if arch == "matryoshka":
             ends = matryoshka_ends(P["W_enc"].shape[1], hy["matryoshkaFractions"])
-            parts = []
+            # cumulative prefixes: x^_j = x^_{j-1} + h[:, m_{j-1}:m_j] W_dec[m_{j-1}:m_j] (one full decode in all)
+            parts, y, start = [], P["b_dec"], 0
             for e in ends:
-                y = h[:, :e] @ P["W_dec"][:e] + P["b_dec"]
+                y = y + h[:, start:e] @ P["W_dec"][start:e]
+                start = e
                 parts.append(sq_err(x, y))
             out["recon"] = sum(parts) / len(parts)
         else:

@@ -11,7 +11,9 @@ not from msae's TypeScript). Before writing, this script checks its own referenc
   - autograd gradients of every case against float64 central finite differences (jumprelu's
     threshold, straight-through by definition, against its closed form instead);
   - the EMA co-activation mask on a hand-made 3x3 case against numbers worked out by hand;
-  - FrobNorm's gradient with torch.autograd.gradcheck and its 0 at A = 0.
+  - FrobNorm's gradient with torch.autograd.gradcheck and its 0 at A = 0;
+  - every case's forward values (codes, recon, loss parts, L0, state_after) against a second,
+    plain-numpy reading of the spec (tools/golden/sae_numpy_check.py, per-token loops, no torch).
 
 Golden file format (notes/sae-pins.md): all tensors F64; d = 16, m = 64, B = 24, k = 4, auxK = 8,
 l1 = 0.05, l2 = 0.1, aux_k_coef = 1/32, eps = 1e-5.
@@ -42,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import sae_math as sm  # noqa: E402
+import sae_numpy_check  # noqa: E402
 from st_write import load_file, save_file  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -304,6 +307,7 @@ def build_case(case, arch, reconstruct, seed, steps=1):
     for k, v in o["state_after"].items():
         T[f"state_after.{k}"] = v.detach()
     T = {k: v.to(F64).contiguous() for k, v in T.items()}
+    sae_numpy_check.check_case(case, hy, {k: v.numpy() for k, v in T.items()})
     meta = {"case": case, "arch": arch, "hyper": json.dumps(hy), "steps": str(steps)}
     parts = " ".join(f"{p} {o[p].item():.4g}" for p in ("recon", "sparsity", "ortho", "aux"))
     info = f"{case}: draw {attempt}, loss {o['total'].item():.6f} ({parts}), l0 {o['l0']:.2f}, fd worst |fd - ag| / (1e-6 + |ag|) {worst:.1e}"
