@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { register as registerBench } from "./bench.ts";
 import { register as registerDemo } from "./demo.ts";
 import { reportError } from "./errors.ts";
+import { register as registerEval } from "./eval.ts";
 import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
@@ -26,6 +27,7 @@ registerInspect(program);
 registerLm(program);
 registerHarvest(program);
 registerSae(program);
+registerEval(program);
 
 const debug = process.argv.includes("--debug");
 try {

@@ -3,13 +3,15 @@
  *
  *   lp = log_softmax(clean logits), lq = log_softmax(patched logits), per position (row);
  *   CE(row)  = -lq[target]                         on rows with target >= 0 (next-token targets)
- *   KL(row)  = sum_v exp(lp_v) (lp_v - lq_v)       on rows with klMask = 1 (non-special positions)
+ *   KL(row)  = sum_v p_v (lp_v - lq_v) = sum_v p_v (l_v - q_v) + lse(q) - lse(l),  p = exp(lp),
+ *              on rows with klMask = 1 (non-special positions), l and q the clean and patched logits
  *   ce_clean, ce_sae, ce_zero = token means of CE; kl_sae, kl_zero = token means of KL;
  *   ce_loss_score = (ce_zero - ce_sae) / (ce_zero - ce_clean);  kl_div_score = (kl_zero - kl_sae) / kl_zero
  *
  * Per batch: setClean(logits, ...) copies the clean logits [rows, V] (float32, exactly as the model
- * gave them) and their log-sum-exp [rows] (float64); addPatched("sae" | "zero", logits) then scores a
- * patched forward of the same rows against them. Memory: one [rows, V] float32 copy.
+ * gave them), their probabilities p [rows, V] (float64) and log-sum-exp [rows] (float64);
+ * addPatched("sae" | "zero", logits) then scores a patched forward of the same rows against them.
+ * Memory: 12 bytes per logit of one batch (CLEAN_BYTES_PER_LOGIT).
  */
 import type { SplicedMetrics } from "./metrics.ts";
 
@@ -21,9 +23,12 @@ function logSumExp(l: Float32Array, o: number, V: number): number {
   return mx + Math.log(s);
 }
 
+export const CLEAN_BYTES_PER_LOGIT = 12;
+
 export class SplicedLossAccumulator {
   readonly vocab: number;
   private clean: Float32Array = new Float32Array(0);
+  private cleanP: Float64Array = new Float64Array(0);
   private cleanLse: Float64Array = new Float64Array(0);
   private targets: Int32Array = new Int32Array(0);
   private klMask: Uint8Array = new Uint8Array(0);
@@ -54,7 +59,10 @@ export class SplicedLossAccumulator {
       );
     if (this.batches > 0 && (this.seen.sae !== this.batches || this.seen.zero !== this.batches))
       throw new Error("SplicedLossAccumulator: the previous batch was not scored with both the SAE and zero splices");
-    if (this.clean.length < rows * V) this.clean = new Float32Array(rows * V);
+    if (this.clean.length < rows * V) {
+      this.clean = new Float32Array(rows * V);
+      this.cleanP = new Float64Array(rows * V);
+    }
     if (this.cleanLse.length < rows) {
       this.cleanLse = new Float64Array(rows);
       this.targets = new Int32Array(rows);
@@ -68,6 +76,7 @@ export class SplicedLossAccumulator {
     for (let r = 0; r < rows; r++) {
       const lse = logSumExp(logits, r * V, V);
       this.cleanLse[r] = lse;
+      if (klMask[r]) for (let v = r * V; v < (r + 1) * V; v++) this.cleanP[v] = Math.exp(logits[v] - lse);
       const t = targets[r];
       if (t >= 0) {
         ce += lse - logits[r * V + t];
@@ -87,7 +96,8 @@ export class SplicedLossAccumulator {
       throw new RangeError(`SplicedLossAccumulator.addPatched: expected logits of ${rows * V}, got ${logits.length}`);
     if (this.seen[kind] !== this.batches - 1)
       throw new Error(`SplicedLossAccumulator.addPatched(${kind}): called twice for one clean batch`);
-    const p = this.clean;
+    const l = this.clean;
+    const p = this.cleanP;
     let ce = 0;
     let kl = 0;
     for (let r = 0; r < rows; r++) {
@@ -96,13 +106,9 @@ export class SplicedLossAccumulator {
       const t = this.targets[r];
       if (t >= 0) ce += lseQ - logits[o + t];
       if (this.klMask[r]) {
-        const lseP = this.cleanLse[r];
         let s = 0;
-        for (let v = 0; v < V; v++) {
-          const lp = p[o + v] - lseP;
-          s += Math.exp(lp) * (lp - (logits[o + v] - lseQ));
-        }
-        kl += s;
+        for (let v = o; v < o + V; v++) s += p[v] * (l[v] - logits[v]);
+        kl += s + lseQ - this.cleanLse[r];
       }
     }
     this.ce[kind] += ce;
