@@ -13,6 +13,8 @@
  * `apply_b_dec_to_input: false` (e.g. Gemma Scope) are converted exactly for our baselines, which
  * always subtract b_dec: pre = x W_enc + b_enc = (x - b_dec) W_enc + (b_enc + b_dec W_enc), so the
  * loader adds b_dec W_enc to b_enc (gated: to b_gate, and b_dec (W_enc o exp(r_mag)) to b_mag).
+ * TopK folders with `rescale_acts_by_decoder_norm: true` get the decoder norms folded in (SAELens's
+ * _fold_norm_topk; same codes and reconstruction).
  * `normalize_activations` "constant_norm_rescale" and "layer_norm" (run-time normalizations this
  * toolkit does not implement) are refused; "expected_average_only_in" is a no-op at inference.
  *
@@ -166,6 +168,29 @@ export function loadSae<A extends FloatArray>(
       addVecMat(bEnc, bDec, wEnc, d, m);
       notes.push("apply_b_dec_to_input false: b_enc += b_dec W_enc (same pre-activations)");
     }
+  }
+  if (cfg.extra.rescale_acts_by_decoder_norm === true) {
+    // SAELens TopK with rescale_acts_by_decoder_norm: pre' = pre o |W_dec,i|, decode with h / |W_dec,i|.
+    // Folded exactly (SAELens's _fold_norm_topk): W_enc[:, i] and b_enc[i] times |W_dec,i|, W_dec[i] divided by it.
+    const p = (n: string) => sae.params.get(n)?.param.data;
+    const wEnc = p("W_enc");
+    const bEnc = p("b_enc");
+    const wDec = p("W_dec");
+    if (!wEnc || !bEnc || !wDec)
+      throw new Error(`${cfgPath}: rescale_acts_by_decoder_norm needs W_enc, b_enc and W_dec`);
+    const { d, m } = hyper;
+    for (let i = 0; i < m; i++) {
+      let sq = 0;
+      for (let j = 0; j < d; j++) sq += wDec[i * d + j] ** 2;
+      const norm = Math.sqrt(sq);
+      if (norm === 0) continue;
+      for (let j = 0; j < d; j++) {
+        wEnc[j * m + i] *= norm;
+        wDec[i * d + j] /= norm;
+      }
+      bEnc[i] *= norm;
+    }
+    notes.push("rescale_acts_by_decoder_norm: decoder norms folded into W_enc, b_enc, W_dec");
   }
   let sparsity: Float32Array | null = null;
   const sparsityPath = join(folder, SAELENS_SPARSITY_FILE);

@@ -28,6 +28,45 @@ export function floatLike<A extends FloatArray>(like: A | "f32" | "f64", n: numb
   return new (like.constructor as { new (len: number): A })(n);
 }
 
+/** Blocks at most this wide are computed as one full GEMM (both triangles). */
+const GRAM_LEAF = 768;
+
+/**
+ * Symmetric Gram matrix C [n, n] = X X^T of the n rows of X [n, k] (trans = false) or C = X^T X of the
+ * n columns of X [k, n] (trans = true); ld is X's row stride. The diagonal blocks are split in two
+ * recursively down to GRAM_LEAF and only the upper off-diagonal blocks are multiplied (one GEMM each),
+ * then mirrored: about 5/8 of a full product's flops at n = 2304 (a syrk built from gemm).
+ */
+export function symmetricGram<A extends FloatArray>(
+  backend: Backend,
+  trans: boolean,
+  n: number,
+  k: number,
+  x: A, // [n, k] or [k, n], row stride ld
+  ld: number,
+  c: A, // [n, n]
+): void {
+  const block = (i0: number, size: number): void => {
+    const xi = trans ? x.subarray(i0) : x.subarray(i0 * ld);
+    if (size <= GRAM_LEAF) {
+      backend.gemm(trans, !trans, size, size, k, 1, xi, ld, xi, ld, 0, c.subarray(i0 * n + i0), n);
+      return;
+    }
+    const h = size >> 1;
+    const xj = trans ? x.subarray(i0 + h) : x.subarray((i0 + h) * ld);
+    backend.gemm(trans, !trans, h, size - h, k, 1, xi, ld, xj, ld, 0, c.subarray(i0 * n + i0 + h), n);
+    block(i0, h);
+    block(i0 + h, size - h);
+  };
+  // rows of X: X X^T = gemm(false, true); columns: X^T X = gemm(true, false).
+  block(0, n);
+  const T = 64;
+  for (let i0 = 0; i0 < n; i0 += T)
+    for (let j0 = i0; j0 < n; j0 += T)
+      for (let i = i0; i < Math.min(i0 + T, n); i++)
+        for (let j = Math.max(j0, i + 1); j < Math.min(j0 + T, n); j++) c[j * n + i] = c[i * n + j];
+}
+
 /** ||M o (W W^T - I)||_F and its gradient, with [m, m] work buffers allocated once. */
 export class OrthoPenalty<A extends FloatArray> {
   readonly m: number;
@@ -50,7 +89,7 @@ export class OrthoPenalty<A extends FloatArray> {
    */
   evaluate(w: A, mask: Uint8Array | null): number {
     const { m, d, a } = this;
-    this.backend.gemm(false, true, m, m, d, 1, w, d, w, d, 0, a, m);
+    symmetricGram(this.backend, false, m, d, w, d, a);
     let sum = 0;
     for (let i = 0; i < m; i++) {
       const row = i * m;
@@ -106,7 +145,7 @@ export class CoactMask<A extends FloatArray> {
   /** C [m, m] of codes h' [rows, m] into `out` (exposed for tests and the benchmark). */
   cosine(codes: A, rows: number, out: A = this.gram): A {
     const m = this.m;
-    this.backend.gemm(true, false, m, m, rows, 1, codes, m, codes, m, 0, out, m);
+    symmetricGram(this.backend, true, m, rows, codes, m, out);
     const norms = this.norms;
     for (let i = 0; i < m; i++) norms[i] = Math.sqrt(Math.max(out[i * m + i], 0));
     for (let i = 0; i < m; i++) {

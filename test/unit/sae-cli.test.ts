@@ -96,6 +96,10 @@ test("modules: wrong input type, length or rows are one-line errors; f64 on nati
     [() => sae.trainBatch(new Float32Array(0), 0, opts), /x rows 0; expected an integer >= 1/],
     [() => sae.decoderResidual(new Float32Array(3)), /residual buffer has 3 values/],
     [
+      () => sae.forward(new Float32Array(16), 2, new Float32Array(31), new Float32Array(16)),
+      /forward output buffers have 31 and 16 values; expected rows \* m = 32 and rows \* d = 16/,
+    ],
+    [
       () =>
         PAPER_FACTORIES.base(paperHyper("layernorm", 8, 16), refBackend, {
           arrayType: "f32",

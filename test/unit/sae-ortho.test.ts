@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { refBackend } from "../../src/core/backends/index.ts";
 import { Rng } from "../../src/core/tensor.ts";
-import { CoactMask, OrthoPenalty } from "../../src/sae/ortho.ts";
+import { CoactMask, OrthoPenalty, symmetricGram } from "../../src/sae/ortho.ts";
 
 function frob(w: Float64Array, m: number, d: number, mask: Uint8Array | null): number {
   let s = 0;
@@ -76,4 +76,31 @@ test("EMA mask: C, E and M of two hand-made batches", () => {
   assert.ok(Math.abs(mk.ema[2] - -0.00199) < 1e-15);
   assert.ok(Math.abs(mk.ema[1] - 0.00296) < 1e-10 && Math.abs(mk.ema[5] - 0.00801) < 1e-10);
   assert.deepEqual([...mk.mask], [1, 1, 0, 1, 1, 1, 0, 1, 1]);
+});
+
+test("symmetricGram: the blocked syrk equals the full product, rows and columns, odd sizes past the leaf", () => {
+  for (const [n, k] of [
+    [1601, 3],
+    [1000, 2],
+    [17, 5],
+  ] as const) {
+    const rng = new Rng(n);
+    const x = rng.fillNormal(new Float64Array(n * k));
+    const rowsC = new Float64Array(n * n).fill(Number.NaN);
+    symmetricGram(refBackend, false, n, k, x, k, rowsC); // x as [n, k]: rows
+    const colsC = new Float64Array(n * n).fill(Number.NaN);
+    symmetricGram(refBackend, true, n, k, x, n, colsC); // x as [k, n]: columns
+    for (let i = 0; i < n; i += 7)
+      for (let j = 0; j < n; j++) {
+        let r = 0;
+        let c = 0;
+        for (let p = 0; p < k; p++) {
+          r += x[i * k + p] * x[j * k + p];
+          c += x[p * n + i] * x[p * n + j];
+        }
+        assert.ok(Math.abs(rowsC[i * n + j] - r) < 1e-12, `rows C[${i}, ${j}]`);
+        assert.ok(Math.abs(colsC[i * n + j] - c) < 1e-12, `cols C[${i}, ${j}]`);
+        assert.equal(rowsC[i * n + j], rowsC[j * n + i]);
+      }
+  }
 });

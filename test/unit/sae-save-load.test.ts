@@ -43,6 +43,11 @@ for (const arch of PAPER_ARCHS) {
     });
     assert.deepEqual(readdirSync(folder).sort(), ["cfg.json", "sae_weights.safetensors", "sparsity.safetensors"]);
     saveSae(folder, sae, { scale: 1, sparsity }); // replacing an existing folder works too
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.startsWith(".")),
+      [],
+      "no temp or old folders left behind",
+    );
     const loaded = loadSae<Float32Array>(folder, PAPER_FACTORIES, backend, { arrayType: "f32" });
     assert.deepEqual(loaded.sae.hyper, sae.hyper);
     assert.equal(loaded.scale, 1);
@@ -114,6 +119,24 @@ test("dataset scale: base folds it (raw-unit forward equals the scaled one), mul
   }
 });
 
+test("a save that fails midway leaves the old folder as it was and no temp folder", () => {
+  const sae = makePaper<Float32Array>("base", paperHyper("base", 4, 8), refBackend, "f32", 1);
+  const folder = join(root, "failing");
+  saveSae(folder, sae, { info: { model_name: "first" } });
+  const before = readFileSync(join(folder, "cfg.json"), "utf8");
+  const w0 = sae.params.get("W_dec")!.param.data[0];
+  sae.params.get("W_dec")!.param.data[0] += 1;
+  // cfg.json is written after the weights: an unserializable field fails it with the new weights already in the temp folder.
+  assert.throws(() => saveSae(folder, sae, { info: { model_name: "second", bad: 1n } }), /BigInt/);
+  assert.equal(readFileSync(join(folder, "cfg.json"), "utf8"), before);
+  const loaded = loadSae<Float32Array>(folder, PAPER_FACTORIES, refBackend, { arrayType: "f32" });
+  assert.equal(loaded.sae.params.get("W_dec")!.param.data[0], w0);
+  assert.deepEqual(
+    readdirSync(root).filter((n) => n.startsWith(".")),
+    [],
+  );
+});
+
 // A stand-in `relu` factory for loader tests (its forward is the standard SAE's; the baselines live elsewhere).
 const reluStandIn: SaeFactory = (hyper, be, init) =>
   new PaperSae(hyper, be, { normalize: null, attention: false, coactMask: false }, init);
@@ -146,6 +169,39 @@ test("a foreign SAELens v6 folder with apply_b_dec_to_input false loads exactly"
       let s = w.b_dec[j];
       for (let i = 0; i < m; i++) s += h[i] * w.W_dec[i * d + j];
       assert.ok(Math.abs(recon[b * d + j] - s) < 1e-6, `recon[${b}, ${j}] ${recon[b * d + j]} vs ${s}`);
+    }
+  }
+});
+
+test("rescale_acts_by_decoder_norm: the decoder norms are folded in (codes scaled by |W_dec,i|, same reconstruction)", () => {
+  const d = 5;
+  const m = 7;
+  const rng = new Rng(12);
+  const t = (n: number, s: number) => rng.fillNormal(new Float32Array(n), s);
+  const w = { W_enc: t(d * m, 0.5), W_dec: t(m * d, 0.8), b_enc: t(m, 0.3), b_dec: t(d, 0.3) };
+  const folder = join(root, "rescale");
+  rmSync(folder, { recursive: true, force: true });
+  saveFolder(folder, w, d, m, { rescale_acts_by_decoder_norm: true });
+  const loaded = loadSae<Float64Array>(folder, { relu: reluStandIn }, refBackend, { arrayType: "f64" });
+  assert.match(loaded.notes.join(" "), /decoder norms folded/);
+  const rows = 3;
+  const x = randomInput<Float64Array>(rows, d, 2, "f64");
+  const codes = new Float64Array(rows * m);
+  const recon = new Float64Array(rows * d);
+  loaded.sae.forward(x, rows, codes, recon);
+  for (let b = 0; b < rows; b++) {
+    // SAELens: h = ReLU(((x - b_dec) W_enc + b_enc) o n), x^ = (h / n) W_dec + b_dec, n_i = |W_dec,i|.
+    const n = Array.from({ length: m }, (_, i) => Math.hypot(...w.W_dec.subarray(i * d, (i + 1) * d)));
+    const h = Array.from({ length: m }, (_, i) => {
+      let s = w.b_enc[i];
+      for (let j = 0; j < d; j++) s += (x[b * d + j] - w.b_dec[j]) * w.W_enc[j * m + i];
+      return Math.max(0, s * n[i]);
+    });
+    for (let i = 0; i < m; i++) assert.ok(Math.abs(codes[b * m + i] - h[i]) < 1e-6, `codes[${b}, ${i}]`);
+    for (let j = 0; j < d; j++) {
+      let s = w.b_dec[j];
+      for (let i = 0; i < m; i++) s += (h[i] / n[i]) * w.W_dec[i * d + j];
+      assert.ok(Math.abs(recon[b * d + j] - s) < 1e-6, `recon[${b}, ${j}]`);
     }
   }
 });

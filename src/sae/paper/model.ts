@@ -254,6 +254,11 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
   }
 
   forward(x: A, rows: number, codes: A, recon: A): void {
+    const { d, m } = this.hyper;
+    if (codes.length !== rows * m || recon.length !== rows * d)
+      throw new RangeError(
+        `${this.arch}: forward output buffers have ${codes.length} and ${recon.length} values; expected rows * m = ${rows * m} and rows * d = ${rows * d}`,
+      );
     this.run(x, rows);
     codes.set(this.hp);
     recon.set(this.xhat);

@@ -29,7 +29,7 @@ import { Parameter } from "../../core/parameter.ts";
 import { floatLike } from "../ortho.ts";
 
 export const SCALES: readonly number[] = [0.1, 0.5, 1, 2];
-const S = SCALES.length;
+const S = SCALES.length; // forward / forwardBackward unroll these four scales (s = 1 is index 2)
 
 export interface NormalizerOptions {
   /** Mix token statistics with the running ones through a = sigmoid(adapt_rho). */
