@@ -71,7 +71,8 @@ export function bufferBatches(source: ChunkSource, o: BufferBatchOptions): Batch
       if (o.scales) return o.scales;
       const contexts = Math.min(source.contextsTotal, SCALE_CONTEXTS);
       const est = source.hooks.map(() => new ScaleEstimator(source.d, contexts));
-      for await (const c of source.chunks(0, contexts)) for (const [h, e] of est.entries()) e.add(c.acts[h], c.context, c.rows);
+      for await (const c of source.chunks(0, contexts))
+        for (const [h, e] of est.entries()) e.add(c.acts[h], c.context, c.rows);
       return est.map((e) => e.value());
     },
     async *from(epoch: number, index: number) {
