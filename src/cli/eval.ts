@@ -8,10 +8,10 @@
  * ones recorded in cfg.json and prints one line on stderr when they disagree. With --acts: the
  * reconstruction and sparsity metrics on stored activations, no model.
  * --json prints the metrics object (keys exactly the metric names), or { "<spec>": metrics, ... }
- * for several corpora. Thin: parse and validate options, load, call src/eval/.
+ * for several corpora; --out writes the same JSON to a file. Thin: parse and validate options, load, call src/eval/.
  */
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { getBackend } from "../core/backends/index.ts";
 import { defaultModelDir } from "../core/paths.ts";
@@ -23,6 +23,7 @@ import { formatMetrics, type ReconMetrics, type SaeMetrics } from "../eval/metri
 import { chunkOfSafetensors, evaluateOnChunks, evaluateOnStore } from "../eval/stored.ts";
 import { MANIFEST } from "../harvest/manifest.ts";
 import { openStore } from "../harvest/store.ts";
+import { atomicWriteJson } from "../io/atomic.ts";
 import { loadModel } from "../lm/loader.ts";
 import { BASELINE_FACTORIES } from "../sae/baselines/index.ts";
 import { loadSae } from "../sae/load.ts";
@@ -45,7 +46,13 @@ interface EvalCliOptions {
   zeroAllPositions?: boolean;
   check: boolean;
   json?: boolean;
+  out?: string;
   backend: string;
+}
+
+function writeJson(path: string, body: unknown): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  atomicWriteJson(path, body);
 }
 
 /** The store folder for --acts: a store, or runs/<name>[/acts] holding the SAE's hook. */
@@ -84,6 +91,7 @@ export function register(program: Command): void {
     )
     .option("--no-check", "skip the loaded-SAE check")
     .option("--json", "print the metrics as JSON")
+    .option("--out <file>", "also write the JSON to this file (atomically), e.g. runs/<name>/eval/<arch>.json")
     .option("--backend <name>", "auto, native or ref", "auto")
     .action(async (o: EvalCliOptions) => {
       if (!["auto", "native", "ref"].includes(o.backend))
@@ -129,6 +137,7 @@ export function register(program: Command): void {
           process.stderr.write(
             `loaded-SAE check: ${o.sae} was trained at EV ${trained.explained_variance.toFixed(3)}, L0 ${trained.l0.toPrecision(4)} but measures EV ${r.metrics.explained_variance.toFixed(3)}, L0 ${r.metrics.l0.toPrecision(4)} on ${source}: run msae eval with --model and --data to name the likely cause\n`,
           );
+        if (o.out) writeJson(o.out, r.metrics);
         if (o.json) process.stdout.write(`${JSON.stringify(r.metrics, null, 2)}\n`);
         else out(r.metrics, `${o.sae} on ${source}: ${r.tokens} rows`);
         return;
@@ -185,9 +194,8 @@ export function register(program: Command): void {
             `${i > 0 ? "\n" : ""}${o.sae} at ${hook} on ${corpus.spec}: ${r.tokens} tokens (${r.contexts} contexts of ${r.contextSize}), ${r.ceTokens} CE-scored`,
           );
       }
-      if (o.json) {
-        const body = specs.length === 1 ? results[corpora[0].spec] : results;
-        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-      }
+      const body = specs.length === 1 ? results[corpora[0].spec] : results;
+      if (o.out) writeJson(o.out, body);
+      if (o.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     });
 }

@@ -1,7 +1,7 @@
 /**
  * `msae eval` as a user runs it (child processes) on the tiny random Gemma-2 fixture:
  *  - --json prints exactly the metric names, with the values evaluateSae gives in-process;
- *  - several --data give one block per corpus;
+ *  - several --data give one block per corpus (--out writes the same JSON);
  *  - --acts on a store (harvested here) and on one of its shard files gives the reconstruction
  *    metrics only, equal to the model path's on the same contexts (an independent route: the
  *    harvest's stored rows against the live forward);
@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -101,10 +101,13 @@ test("msae eval with two --data: one block per corpus; text output names the cor
     "--data",
     "nlp-corpus",
     "--json",
+    "--out",
+    join(dir, "eval", "out.json"),
   ]);
   assert.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(got), ["brown:validation", "nlp-corpus"]);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, "eval", "out.json"), "utf8")), got);
   for (const block of Object.values(got))
     assert.deepEqual(Object.keys(block as object).sort(), [...ALL_METRICS].sort());
   assert.notEqual(got["nlp-corpus"].ce_clean, got["brown:validation"].ce_clean);
