@@ -11,6 +11,7 @@ import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
 import { registerSae } from "./sae.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
+import { register as registerTrain } from "./train.ts";
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ registerInspect(program);
 registerLm(program);
 registerHarvest(program);
 registerSae(program);
+registerTrain(program);
 registerEval(program);
 
 const debug = process.argv.includes("--debug");

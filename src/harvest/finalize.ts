@@ -10,7 +10,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { atomicWriteJson } from "../io/atomic.ts";
 import {
   identityDifference,
   identityOf,
@@ -21,11 +20,18 @@ import {
   readManifest,
   StoreError,
   shardCount,
+  writeManifest,
 } from "./manifest.ts";
 import { SCALE_CONTEXTS, ScaleEstimator } from "./scale.ts";
 import { ActivationStore, checkShardTiling } from "./store.ts";
 
-export function finalizeStore(dir: string, m: Manifest, message?: (line: string) => void): Manifest {
+/** `scale`, when given, was computed on the fly by the harvest from the same stored values. */
+export function finalizeStore(
+  dir: string,
+  m: Manifest,
+  message?: (line: string) => void,
+  scale?: NonNullable<Manifest["scale"]>,
+): Manifest {
   const S = shardCount(m);
   checkShardTiling(join(dir, MANIFEST), m, m.shards, 0, S);
   const out: Manifest = {
@@ -37,16 +43,20 @@ export function finalizeStore(dir: string, m: Manifest, message?: (line: string)
     rows: m.shards.reduce((n, e) => n + e.rows, 0),
     tokens: m.contexts_total * m.context_size,
   };
-  const contexts = Math.min(m.contexts_total, SCALE_CONTEXTS);
-  const est = new ScaleEstimator(m.d, contexts);
-  const store = new ActivationStore(dir, out);
-  for (const e of out.shards) {
-    if (e.contexts[0] >= contexts) break;
-    est.add(store.readShard(e.index), 0);
+  if (scale) out.scale = scale;
+  else {
+    const contexts = Math.min(m.contexts_total, SCALE_CONTEXTS);
+    const est = new ScaleEstimator(m.d, contexts);
+    const store = new ActivationStore(dir, out);
+    for (const e of out.shards) {
+      if (e.contexts[0] >= contexts) break;
+      const c = store.readShard(e.index);
+      est.add(c.acts[0], c.context, c.rows);
+    }
+    out.scale = { value: est.value(), contexts, rows: est.rows };
   }
-  out.scale = { value: est.value(), contexts, rows: est.rows };
-  atomicWriteJson(join(dir, MANIFEST), out);
-  message?.(`${dir}: complete, ${out.rows} rows, dataset scale c = ${out.scale.value.toPrecision(6)}`);
+  writeManifest(join(dir, MANIFEST), out);
+  message?.(`${dir}: complete, ${out.rows} rows, dataset scale c = ${out.scale!.value.toPrecision(6)}`);
   return out;
 }
 

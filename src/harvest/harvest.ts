@@ -21,10 +21,11 @@ import type { Backend } from "../core/backend.ts";
 import { UsageError } from "../core/errors.ts";
 import { msaeVersion } from "../core/paths.ts";
 import type { Corpus } from "../data/spec.ts";
-import { atomicWriteJson, removeStaleTempFiles } from "../io/atomic.ts";
+import { removeStaleTempFiles } from "../io/atomic.ts";
+import { tsHalf } from "../io/dtype.ts";
 import { type UncommittedSafetensors, writeSafetensorsUncommitted } from "../io/safetensors-write.ts";
 import type { LanguageModel } from "../lm/model.ts";
-import { BatchActivations, specialIds } from "./activations.ts";
+import { type ActChunk, BatchActivations, specialIds } from "./activations.ts";
 import { ContextStream, type ContextTokenizer, requireContexts, tokensCrc } from "./contexts.ts";
 import { finalizeStore } from "./finalize.ts";
 import { modelContentHash } from "./identity.ts";
@@ -41,7 +42,9 @@ import {
   type StoreIdentity,
   shardContexts,
   shardFile,
+  writeManifest,
 } from "./manifest.ts";
+import { SCALE_CONTEXTS, ScaleEstimator } from "./scale.ts";
 
 export type StoreDtype = "f32" | "bf16" | "f16";
 
@@ -126,7 +129,7 @@ export async function runHarvest(
   tokenizer: ContextTokenizer,
   spec: HarvestSpec,
   progress: HarvestProgress = {},
-  backend?: Pick<Backend, "f32ToF16" | "f32ToBf16">,
+  backend: Pick<Backend, "f32ToF16" | "f32ToBf16" | "f16ToF32" | "bf16ToF32"> = tsHalf,
 ): Promise<HarvestSummary> {
   const t0 = performance.now();
   const C = spec.contextSize;
@@ -232,21 +235,49 @@ export async function runHarvest(
   const context = new Int32Array(capRows);
   const position = new Int32Array(capRows);
   const shardIds = new Int32Array(K * C);
+  // The dataset scale, from the values as stored (rounded to the store's dtype), on the fly when
+  // this run computes the first contexts itself; else finalizeStore reads them back from disk.
+  const scaleContexts = Math.min(N, SCALE_CONTEXTS);
+  const estimators =
+    single && s0 === 0 && !kept.has(0) ? spec.hooks.map(() => new ScaleEstimator(d, scaleContexts)) : null;
+  const roundBits = spec.dtype === "f32" ? null : new Uint16Array(spec.llmBatch * C * d);
+  const rounded = spec.dtype === "f32" ? null : new Float32Array(spec.llmBatch * C * d);
+  const addScale = (chunk: ActChunk) => {
+    if (!estimators || chunk.contexts[0] >= scaleContexts) return;
+    for (let h = 0; h < estimators.length; h++) {
+      let x = chunk.acts[h];
+      if (roundBits && rounded) {
+        const bits = roundBits.subarray(0, x.length);
+        const back = rounded.subarray(0, x.length);
+        if (spec.dtype === "bf16") {
+          backend.f32ToBf16(x, bits);
+          backend.bf16ToF32(bits, back);
+        } else {
+          backend.f32ToF16(x, bits);
+          backend.f16ToF32(bits, back);
+        }
+        x = back;
+      }
+      estimators[h].add(x, chunk.context, chunk.rows);
+    }
+  };
 
   let toRun = 0;
   for (let s = s0; s < s1; s++) if (!kept.has(s)) toRun += (shardContexts(base, s)[1] - shardContexts(base, s)[0]) * C;
   let done = 0;
   let written = 0;
-  let pending: { s: number; files: UncommittedSafetensors[]; entries: ShardEntry[]; tokens: number } | null = null;
+  // The previous shard: its files' fsync + rename already under way in libuv's thread pool
+  // (AtomicWriter.commit), so the disk write overlaps the next shard's forward.
+  let pending: { files: UncommittedSafetensors[]; entries: ShardEntry[]; committed: Promise<unknown> } | null = null;
 
-  const commitPending = () => {
+  const commitPending = async () => {
     if (!pending) return;
-    for (const f of pending.files) f.writer.commitSync();
+    await pending.committed;
     stores.forEach((st, h) => {
       st.manifest.shards.push(pending!.entries[h]);
       st.manifest.shards.sort((a, b) => a.index - b.index);
       recount(st.manifest);
-      atomicWriteJson(st.manifestFile, st.manifest);
+      writeManifest(st.manifestFile, st.manifest);
     });
     written++;
     pending = null;
@@ -268,6 +299,7 @@ export async function runHarvest(
           batch.push(ids);
           if (batch.length === spec.llmBatch || index === b - 1) {
             const chunk = acts.run(batchFirst, batch);
+            addScale(chunk);
             for (let h = 0; h < bufs.length; h++) bufs[h].set(chunk.acts[h], rows * d);
             token.set(chunk.token, rows);
             context.set(chunk.context, rows);
@@ -324,17 +356,25 @@ export async function runHarvest(
             for (const f of files) f.writer.abort();
             throw e;
           }
-          commitPending();
-          pending = { s, files, entries, tokens: (b - a) * C };
+          await commitPending();
+          const committed = Promise.allSettled(files.map((f) => f.writer.commit())).then((rs) => {
+            const bad = rs.find((r) => r.status === "rejected");
+            if (bad) throw (bad as PromiseRejectedResult).reason;
+          });
+          committed.catch(() => {}); // awaited in commitPending; never an unhandled rejection
+          pending = { files, entries, committed };
         }
         s++;
         rows = 0;
         inShard = 0;
       }
     }
-    commitPending();
+    await commitPending();
   } finally {
-    if (pending) for (const f of (pending as { files: UncommittedSafetensors[] }).files) f.writer.abort();
+    if (pending) {
+      await (pending as { committed: Promise<unknown> }).committed.catch(() => {});
+      for (const f of (pending as { files: UncommittedSafetensors[] }).files) f.writer.abort();
+    }
   }
 
   const complete = stores.every((st) => st.manifest.shards.length === s1 - s0);
@@ -342,10 +382,16 @@ export async function runHarvest(
   for (const st of stores) {
     if (complete && single) {
       st.manifest.complete = true;
-      st.manifest = finalizeStore(st.dir, st.manifest, progress.onMessage);
+      const est = estimators?.[stores.indexOf(st)];
+      st.manifest = finalizeStore(
+        st.dir,
+        st.manifest,
+        progress.onMessage,
+        est ? { value: est.value(), contexts: est.contexts, rows: est.rows } : undefined,
+      );
     } else if (complete) {
       st.manifest.complete = true;
-      atomicWriteJson(st.manifestFile, st.manifest);
+      writeManifest(st.manifestFile, st.manifest);
     }
     scale[st.hook] = st.manifest.scale?.value ?? null;
   }

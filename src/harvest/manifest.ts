@@ -19,6 +19,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { atomicWriteJson } from "../io/atomic.ts";
 
 export const STORE_FORMAT = "msae-acts-1";
 export const MANIFEST = "manifest.json";
@@ -121,6 +122,11 @@ export function readManifest(file: string): Manifest {
     );
   }
   return r.data;
+}
+
+/** Writes a manifest atomically, validated and with its keys in the schema's order (canonical bytes). */
+export function writeManifest(file: string, m: Manifest): void {
+  atomicWriteJson(file, manifestSchema.parse(m));
 }
 
 export function identityOf(m: StoreIdentity): StoreIdentity {

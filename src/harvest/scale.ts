@@ -5,8 +5,6 @@
  * contexts, or all of them when fewer), summed in float64 in row order so a store and the streaming
  * buffer over the same rows get the same number.
  */
-import type { ActChunk } from "./activations.ts";
-
 export const SCALE_CONTEXTS = 2048;
 
 export class ScaleEstimator {
@@ -20,12 +18,11 @@ export class ScaleEstimator {
     this.contexts = contexts;
   }
 
-  /** Adds the rows of `chunk` (hook `h`) whose context is below `contexts`. */
-  add(chunk: ActChunk, h: number): void {
-    const x = chunk.acts[h];
+  /** Adds the rows of x [rows, d] whose context (context [rows], ascending) is below `contexts`. */
+  add(x: Float32Array, context: Int32Array, rows: number): void {
     const d = this.d;
-    for (let r = 0; r < chunk.rows; r++) {
-      if (chunk.context[r] >= this.contexts) break;
+    for (let r = 0; r < rows; r++) {
+      if (context[r] >= this.contexts) break;
       let s = 0;
       for (let j = r * d; j < (r + 1) * d; j++) s += x[j] * x[j];
       this.sum += s;

@@ -222,3 +222,38 @@ test("faults are one line: another dtype, damaged shards, unwritable --out, a sh
   }
   assert.ok(!existsSync(join(dir, "bad", "acts", "blocks.2.hook_resid_post", "manifest.json")));
 });
+
+test("a full disk stops with one line and leaves the store resumable to the same bytes (needs root to mount a small tmpfs)", (t) => {
+  const mnt = join(dir, "small");
+  spawnSync("mkdir", ["-p", mnt]);
+  if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt]).status !== 0) {
+    t.skip("cannot mount a tmpfs here (not root or no privilege)");
+    return;
+  }
+  try {
+    const args = (out: string) => SMALL(out, ["--tokens", "40000", "--shard-contexts", "40"]);
+    const full = msae(args(join(mnt, "run")));
+    assert.equal(full.code, 1);
+    assert.match(full.stderr.split("\n").slice(-2)[0], /^msae: .*shard-\d+\.safetensors: cannot write \(ENOSPC\)/);
+    assert.throws(() => openStore(join(mnt, "run", "acts", "blocks.2.hook_resid_post")), /incomplete store/);
+    assert.equal(spawnSync("mount", ["-o", "remount,size=40m", mnt]).status, 0);
+    const resumed = msae(args(join(mnt, "run")));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /[1-9]\d* kept from an earlier run/);
+    const ref = join(dir, "full-disk-ref");
+    assert.equal(msae(args(ref)).code, 0);
+    assertSameFiles(
+      join(mnt, "run", "acts", "blocks.2.hook_resid_post"),
+      join(ref, "acts", "blocks.2.hook_resid_post"),
+    );
+    assert.equal(
+      readFileSync(join(mnt, "run", "acts", "blocks.2.hook_resid_post", "manifest.json"), "utf8"),
+      readFileSync(join(ref, "acts", "blocks.2.hook_resid_post", "manifest.json"), "utf8").replace(
+        ref,
+        join(mnt, "run"),
+      ),
+    );
+  } finally {
+    spawnSync("umount", [mnt]);
+  }
+});

@@ -252,7 +252,7 @@ export async function trainLm(o: TrainOptions): Promise<TrainResult> {
 }
 
 /** Keeps the records of train_log.jsonl with step <= `step` (a resumed run rewrites the rest). */
-function truncateLog(path: string, step: number): void {
+export function truncateLog(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readJsonl(path).records.filter((r) => ((r as { step?: number }).step ?? 0) <= step);
   atomicWriteFile(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(""));
