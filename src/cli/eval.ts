@@ -6,23 +6,26 @@
  * first ceil(tokens / context) contexts of each --data corpus, one block per corpus (default
  * brown:validation); the loaded-SAE check compares the first corpus's figures with the training
  * ones recorded in cfg.json and prints one line on stderr when they disagree. With --acts: the
- * reconstruction and sparsity metrics on stored activations, no model.
+ * reconstruction and sparsity metrics on stored activations, no model (the check then diagnoses
+ * from the stored rows: the hook recorded vs the store's, a rescaling, else the architecture).
  * --json prints the metrics object (keys exactly the metric names), or { "<spec>": metrics, ... }
- * for several corpora. Thin: parse and validate options, load, call src/eval/.
+ * for several corpora; --out writes the same JSON to a file. Thin: parse and validate options, load, call src/eval/.
  */
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { getBackend } from "../core/backends/index.ts";
 import { defaultModelDir } from "../core/paths.ts";
 import { openCorpus } from "../data/spec.ts";
 import { CLEAN_BYTES_PER_LOGIT } from "../eval/ce.ts";
-import { checkLoadedSae, figuresAgree, hookOf, trainingFigures } from "../eval/check.ts";
+import { checkLoadedSae, checkOnRows, hookOf, trainingFigures } from "../eval/check.ts";
 import { DEFAULT_EVAL_TOKENS, type EvalReport, evaluateSae } from "../eval/evaluate.ts";
 import { formatMetrics, type ReconMetrics, type SaeMetrics } from "../eval/metrics.ts";
 import { chunkOfSafetensors, evaluateOnChunks, evaluateOnStore } from "../eval/stored.ts";
+import type { ActChunk } from "../harvest/activations.ts";
 import { MANIFEST } from "../harvest/manifest.ts";
 import { openStore } from "../harvest/store.ts";
+import { atomicWriteJson } from "../io/atomic.ts";
 import { loadModel } from "../lm/loader.ts";
 import { BASELINE_FACTORIES } from "../sae/baselines/index.ts";
 import { loadSae } from "../sae/load.ts";
@@ -31,6 +34,7 @@ import { badOption, parseIntOption, UsageError } from "./errors.ts";
 import { RateProgress } from "./progress.ts";
 
 const FACTORIES = { ...PAPER_FACTORIES, ...BASELINE_FACTORIES };
+const DIAGNOSE_ROWS = 256;
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 interface EvalCliOptions {
@@ -45,7 +49,13 @@ interface EvalCliOptions {
   zeroAllPositions?: boolean;
   check: boolean;
   json?: boolean;
+  out?: string;
   backend: string;
+}
+
+function writeJson(path: string, body: unknown): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  atomicWriteJson(path, body);
 }
 
 /** The store folder for --acts: a store, or runs/<name>[/acts] holding the SAE's hook. */
@@ -84,6 +94,7 @@ export function register(program: Command): void {
     )
     .option("--no-check", "skip the loaded-SAE check")
     .option("--json", "print the metrics as JSON")
+    .option("--out <file>", "also write the JSON to this file (atomically), e.g. runs/<name>/eval/<arch>.json")
     .option("--backend <name>", "auto, native or ref", "auto")
     .action(async (o: EvalCliOptions) => {
       if (!["auto", "native", "ref"].includes(o.backend))
@@ -104,10 +115,13 @@ export function register(program: Command): void {
         const contextSize = o.context === undefined ? 128 : parseIntOption("--context", o.context, 1);
         let r: Awaited<ReturnType<typeof evaluateOnStore>>;
         let source = o.acts;
+        let head: ActChunk | null = null; // the first rows, for the check's diagnosis
+        let actsHook = hook ?? "the stored activations";
         if (isFile) {
           if (!o.acts.endsWith(".safetensors"))
             throw new UsageError(`--acts ${o.acts}: expected a store folder or a .safetensors file`);
           const chunk = chunkOfSafetensors(o.acts, contextSize);
+          head = chunk;
           r = await evaluateOnChunks([chunk], loaded.sae, {
             scale: loaded.scale,
             tokens,
@@ -118,17 +132,21 @@ export function register(program: Command): void {
         } else {
           const store = openStore(storeDirFor(o.acts, hook));
           source = store.dir;
+          actsHook = store.hook;
           if (hook && store.hook !== hook)
             process.stderr.write(`eval: note: the store holds ${store.hook} but the SAE is for ${hook}\n`);
           if (store.manifest.keep_special)
             process.stderr.write("eval: note: the store kept BOS/EOS/PAD positions; they are included\n");
           r = await evaluateOnStore(store, loaded.sae, { scale: loaded.scale, tokens, batch });
+          if (o.check && trainingFigures(loaded.cfg) && store.manifest.shards.length > 0) head = store.readShard(0);
         }
-        const trained = trainingFigures(loaded.cfg);
-        if (o.check && trained && !figuresAgree(trained, r.metrics))
-          process.stderr.write(
-            `loaded-SAE check: ${o.sae} was trained at EV ${trained.explained_variance.toFixed(3)}, L0 ${trained.l0.toPrecision(4)} but measures EV ${r.metrics.explained_variance.toFixed(3)}, L0 ${r.metrics.l0.toPrecision(4)} on ${source}: run msae eval with --model and --data to name the likely cause\n`,
-          );
+        if (o.check && head) {
+          const n = Math.min(DIAGNOSE_ROWS, head.rows);
+          const x = head.acts[0].subarray(0, n * loaded.sae.hyper.d);
+          const c = checkOnRows(loaded, r.metrics, actsHook, x, n, o.sae);
+          if (c.line) process.stderr.write(`${c.line}\n`);
+        }
+        if (o.out) writeJson(o.out, r.metrics);
         if (o.json) process.stdout.write(`${JSON.stringify(r.metrics, null, 2)}\n`);
         else out(r.metrics, `${o.sae} on ${source}: ${r.tokens} rows`);
         return;
@@ -185,9 +203,8 @@ export function register(program: Command): void {
             `${i > 0 ? "\n" : ""}${o.sae} at ${hook} on ${corpus.spec}: ${r.tokens} tokens (${r.contexts} contexts of ${r.contextSize}), ${r.ceTokens} CE-scored`,
           );
       }
-      if (o.json) {
-        const body = specs.length === 1 ? results[corpora[0].spec] : results;
-        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-      }
+      const body = specs.length === 1 ? results[corpora[0].spec] : results;
+      if (o.out) writeJson(o.out, body);
+      if (o.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     });
 }

@@ -19,7 +19,7 @@ import { resolveHooks } from "../harvest/hooks.ts";
 import { type ActivationStore, MultiHookSource, openStore } from "../harvest/store.ts";
 import { loadModel } from "../lm/loader.ts";
 import { TOPK_FAMILY } from "../sae/registry.ts";
-import { type BatchStream, bufferBatches } from "../sae/train/batches.ts";
+import { type BatchStream, bufferBatches, countStreamRows } from "../sae/train/batches.ts";
 import { trainSaes } from "../sae/train/trainer.ts";
 import { isSaeArch, PAPER_ARCHS, SAE_ARCHS, type SaeArch } from "../sae/types.ts";
 import { RateProgress } from "./progress.ts";
@@ -189,19 +189,21 @@ export function register(program: Command): void {
         const model = loadModel(raw.model, { backend });
         const hooks = resolveHooks({ hooks: raw.hook, layers: undefined }, model.dims.nLayers);
         const ctx = config.contextSize;
-        const contexts = Math.ceil(config.tokens / (ctx - 1));
+        // The contexts a harvest of --tokens would store, so streaming trains on the same rows.
+        const contexts = Math.ceil(config.tokens / ctx);
+        const excludedIds = specialIds(model);
         const source = new ModelChunkSource(model, model.tokenizer as never, corpus, {
           hooks,
           contexts,
           contextSize: ctx,
           llmBatch: config.llmBatch,
-          excludedIds: specialIds(model),
+          excludedIds,
         });
         stream = bufferBatches(source, {
           batchSize: config.batchSize,
           bufferContexts: config.bufferContexts,
           seed: config.seed,
-          rows: contexts * (ctx - 1),
+          rows: await countStreamRows(corpus, model.tokenizer as never, ctx, contexts, excludedIds),
           scales: null,
           identity: { model: raw.model, data: raw.data, hooks, contexts, context_size: ctx },
         });

@@ -110,7 +110,7 @@ export function parseSaeTrainConfig(input: unknown, source = "msae train"): SaeT
   };
 }
 
-/** DESIGN.md s.2 AuxK window: the configured deadTokens, else max(min(deadTokensMax, tokens / 10), epochRows). */
+/** DESIGN.md s.2 AuxK window: the configured deadTokens, else max(min(deadTokensMax, tokens / 10), epochRows) (an endless source, epochRows Infinity, has no epoch floor). */
 export function resolveDeadTokens(c: SaeTrainConfig, epochRows: number): number {
   if (c.deadTokens !== null) return c.deadTokens;
   const scaled = Math.min(c.deadTokensMax, Math.floor(c.tokens / 10));

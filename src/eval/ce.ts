@@ -74,9 +74,20 @@ export class SplicedLossAccumulator {
     this.rows = rows;
     let ce = 0; // summed per batch, as addPatched does (same rounding for identical logits)
     for (let r = 0; r < rows; r++) {
-      const lse = logSumExp(logits, r * V, V);
+      // lse and p from one exp per logit: e_v = exp(l_v - max), p_v = e_v / sum e
+      const o = r * V;
+      let mx = Number.NEGATIVE_INFINITY;
+      for (let v = o; v < o + V; v++) if (logits[v] > mx) mx = logits[v];
+      const P = this.cleanP;
+      let sum = 0;
+      for (let v = o; v < o + V; v++) {
+        const e = Math.exp(logits[v] - mx);
+        P[v] = e;
+        sum += e;
+      }
+      for (let v = o; v < o + V; v++) P[v] /= sum;
+      const lse = mx + Math.log(sum);
       this.cleanLse[r] = lse;
-      if (klMask[r]) for (let v = r * V; v < (r + 1) * V; v++) this.cleanP[v] = Math.exp(logits[v] - lse);
       const t = targets[r];
       if (t >= 0) {
         ce += lse - logits[r * V + t];

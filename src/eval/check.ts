@@ -14,6 +14,7 @@
  *
  *   const check = await checkLoadedSae(model, loaded, corpus, { hook, measured });  // check.line: string | null
  *   const { loaded, check } = await loadSaeChecked(folder, factories, model, corpus);  // the loader + check
+ *   const check = checkOnRows(loaded, measured, store.hook, x, rows);  // stored activations, no model
  *
  * `measured` (e.g. evaluateSae's own l0 and explained_variance) skips the quick measurement
  * (default `quickTokens` = 4096 tokens); the diagnosis uses `diagnoseTokens` (default 256) tokens
@@ -192,21 +193,28 @@ export async function checkLoadedSae(
   }
   if (figuresAgree(trained, measured)) return { trained, measured, agree: true, cause: null, line: null };
 
-  const name = options.name ?? "the SAE";
+  const nLayers = model.dims.nLayers;
+  const candidates = candidateHooks(hook, nLayers);
+  const { rows, acts } = await captureRows(model, corpus, [hook, ...candidates], options.diagnoseTokens ?? 256, C);
+  return diagnose(loaded, trained, measured, hook, acts, rows, options.name ?? "the SAE");
+}
+
+/**
+ * Names the likely cause of a disagreement (steps 1-4 of the header) from rows of the measured
+ * hook and of any other hooks available: acts maps hook -> rows [rows, d] (model units).
+ */
+export function diagnose(
+  loaded: LoadedSae<Float32Array | Float64Array>,
+  trained: Figures,
+  measured: Figures,
+  hook: string,
+  acts: ReadonlyMap<string, Float32Array>,
+  rows: number,
+  name: string,
+): CheckResult {
   const head = `loaded-SAE check: ${name} was trained at ${fmt(trained)} but measures ${fmt(measured)} on ${hook}`;
   const { sae, scale, cfg } = loaded;
   const metaHook = typeof cfg.metadata.hook_name === "string" ? cfg.metadata.hook_name : null;
-  const nLayers = model.dims.nLayers;
-  const candidates = candidateHooks(hook, nLayers).filter((h) => {
-    try {
-      parseHookName(h, nLayers);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  const metaValid = metaHook !== null && metaHook !== hook && candidates.includes(metaHook);
-  const { rows, acts } = await captureRows(model, corpus, [hook, ...candidates], options.diagnoseTokens ?? 256, C);
   const result = (cause: CheckCause, why: string): CheckResult => ({
     trained,
     measured,
@@ -215,15 +223,18 @@ export async function checkLoadedSae(
     line: `${head}: likely cause: ${cause}: ${why}`,
   });
   // 1. the recorded hook
-  if (metaValid) {
-    const f = measureRows(sae, scale, acts.get(metaHook)!, rows);
+  if (metaHook !== null && metaHook !== hook) {
+    const there = acts.get(metaHook);
+    if (!there) return result("hook", `it was trained on ${metaHook}; evaluate it on that hook's activations`);
+    const f = measureRows(sae, scale, there, rows);
     if (figuresAgree(trained, f))
       return result("hook", `it was trained on ${metaHook}, where it measures ${fmt(f)}; evaluate it there`);
   }
   // 2. normalization
-  const x = acts.get(hook)!;
+  const x = acts.get(hook);
+  if (!x) throw new Error(`diagnose: no rows of ${hook}`);
   let norm = 0;
-  for (let i = 0; i < x.length; i++) norm += x[i] * x[i];
+  for (let i = 0; i < rows * sae.hyper.d; i++) norm += x[i] * x[i];
   norm /= Math.max(1, rows);
   const target = trainedInputNorm(cfg, sae.hyper.d);
   const given = norm * scale * scale;
@@ -239,8 +250,9 @@ export async function checkLoadedSae(
   }
   // 3. another hook
   let best: { hook: string; f: Figures; dist: number } | null = null;
-  for (const h of candidates) {
-    const f = measureRows(sae, scale, acts.get(h)!, rows);
+  for (const [h, a] of acts) {
+    if (h === hook || h === metaHook) continue;
+    const f = measureRows(sae, scale, a, rows);
     const dist = distance(trained, f);
     if (figuresAgree(trained, f) && (!best || dist < best.dist)) best = { hook: h, f, dist };
   }
@@ -251,10 +263,29 @@ export async function checkLoadedSae(
     );
   // 4. architecture
   const arch = cfg.metadata.msae_architecture ?? cfg.architecture;
+  const others = acts.size > 1 ? "neither another hook nor a rescaling" : "no rescaling";
   return result(
     "architecture",
-    `neither another hook nor a rescaling of the inputs (factor ${factor.toPrecision(3)}) explains it; cfg.json architecture "${cfg.architecture}" runs here as msae arch ${sae.arch}${arch !== sae.arch ? ` (trained as ${arch})` : ""}: check the architecture and its settings (k, threshold, apply_b_dec_to_input)`,
+    `${others} of the inputs (factor ${factor.toPrecision(3)}) explains it; cfg.json architecture "${cfg.architecture}" runs here as msae arch ${sae.arch}${arch !== sae.arch ? ` (trained as ${arch})` : ""}: check the architecture and its settings (k, threshold, apply_b_dec_to_input)`,
   );
+}
+
+/**
+ * The check on stored activations (no model): measured figures of rows of `hook` (e.g. a store's),
+ * with the first `rows` rows x [rows, d] for the diagnosis (steps 1, 2 and 4 of the header).
+ */
+export function checkOnRows(
+  loaded: LoadedSae<Float32Array | Float64Array>,
+  measured: Figures,
+  hook: string,
+  x: Float32Array,
+  rows: number,
+  name = "the SAE",
+): CheckResult {
+  const trained = trainingFigures(loaded.cfg);
+  if (!trained) return { trained: null, measured, agree: true, cause: null, line: null };
+  if (figuresAgree(trained, measured)) return { trained, measured, agree: true, cause: null, line: null };
+  return diagnose(loaded, trained, measured, hook, new Map([[hook, x]]), rows, name);
 }
 
 /** The loader with the check: loadSae, then checkLoadedSae on the model and data (one line when they disagree). */

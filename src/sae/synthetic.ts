@@ -8,6 +8,10 @@
  *       "exponential": c_i ~ Exp with mean coefMean,
  *       "uniform":     c_i ~ U(0.5 coefMean, 1.5 coefMean);
  *   x = sum_{i active} c_i D_i + noise * N(0, I_d).
+ * With `frequencies: "zipf"` feature i is active with probability p_i = min(1, meanActive w_i / sum_j w_j),
+ * w_i = (i + 1)^-zipfExponent (a few common features and a long tail, as in language-model
+ * activations; E[#active] = meanActive unless a p_i is capped at 1); each feature then costs one
+ * uniform draw per token.
  * batch(index, rows) is a pure function of (seed, index): a resumed run sees the same batches.
  * The active sets are drawn by geometric skipping (cost O(active) per token, not O(nFeatures)).
  *
@@ -30,6 +34,10 @@ export interface SyntheticOptions {
   coefMean?: number;
   /** Standard deviation of the Gaussian noise added to every entry (default 0). */
   noise?: number;
+  /** Activation probabilities: equal for every feature (default) or Zipf-like (see the header). */
+  frequencies?: "uniform" | "zipf";
+  /** Exponent s of the Zipf weights (i + 1)^-s (default 1). */
+  zipfExponent?: number;
   seed: number;
 }
 
@@ -76,12 +84,26 @@ export function syntheticSource(options: SyntheticOptions): SyntheticSource {
   const law = options.coefficients ?? "exponential";
   const coefMean = options.coefMean ?? 1;
   const noise = options.noise ?? 0;
+  const frequencies = options.frequencies ?? "uniform";
+  const zipfExponent = options.zipfExponent ?? 1;
   check(Number.isInteger(d) && d >= 1, "synthetic d", d, "an integer >= 1");
   check(Number.isInteger(nFeatures) && nFeatures >= 1, "synthetic nFeatures", nFeatures, "an integer >= 1");
   check(meanActive > 0 && meanActive <= nFeatures, "synthetic meanActive", meanActive, `a number in (0, ${nFeatures}]`);
   check(law === "exponential" || law === "uniform", "synthetic coefficients", law, '"exponential" or "uniform"');
   check(coefMean > 0 && Number.isFinite(coefMean), "synthetic coefMean", coefMean, "a finite number > 0");
   check(noise >= 0 && Number.isFinite(noise), "synthetic noise", noise, "a finite number >= 0");
+  check(
+    frequencies === "uniform" || frequencies === "zipf",
+    "synthetic frequencies",
+    frequencies,
+    '"uniform" or "zipf"',
+  );
+  check(
+    zipfExponent >= 0 && Number.isFinite(zipfExponent),
+    "synthetic zipfExponent",
+    zipfExponent,
+    "a finite number >= 0",
+  );
   check(Number.isInteger(seed) && seed >= 0, "synthetic seed", seed, "an integer >= 0");
 
   const dictionary = new Float32Array(nFeatures * d);
@@ -100,6 +122,13 @@ export function syntheticSource(options: SyntheticOptions): SyntheticSource {
     for (let j = 0; j < d; j++) row[j] *= inv;
   }
   const p = meanActive / nFeatures;
+  let zipf: Float64Array | null = null;
+  if (frequencies === "zipf") {
+    zipf = new Float64Array(nFeatures);
+    let total = 0;
+    for (let i = 0; i < nFeatures; i++) total += (i + 1) ** -zipfExponent;
+    for (let i = 0; i < nFeatures; i++) zipf[i] = Math.min(1, (meanActive * (i + 1) ** -zipfExponent) / total);
+  }
   const logKeep = Math.log1p(-p); // -inf when p = 1: every gap is 0
 
   const batch: SyntheticSource["batch"] = (index, rows, opts = {}) => {
@@ -123,9 +152,14 @@ export function syntheticSource(options: SyntheticOptions): SyntheticSource {
       // geometric skipping: the gap to the next active feature is floor(log(U) / log(1 - p))
       let i = -1;
       for (;;) {
-        const u = 1 - r.next(); // (0, 1]
-        const gap = p >= 1 ? 0 : Math.floor(Math.log(u) / logKeep);
-        i += gap + 1;
+        if (zipf) {
+          i++;
+          while (i < nFeatures && !(r.next() < zipf[i])) i++;
+        } else {
+          const u = 1 - r.next(); // (0, 1]
+          const gap = p >= 1 ? 0 : Math.floor(Math.log(u) / logKeep);
+          i += gap + 1;
+        }
         if (i >= nFeatures || !Number.isFinite(i)) break;
         const c = law === "exponential" ? -coefMean * Math.log(1 - r.next()) : coefMean * (0.5 + r.next());
         const row = dictionary.subarray(i * d, (i + 1) * d);

@@ -1,16 +1,17 @@
 /**
  * `msae eval` as a user runs it (child processes) on the tiny random Gemma-2 fixture:
  *  - --json prints exactly the metric names, with the values evaluateSae gives in-process;
- *  - several --data give one block per corpus;
+ *  - several --data give one block per corpus (--out writes the same JSON);
  *  - --acts on a store (harvested here) and on one of its shard files gives the reconstruction
  *    metrics only, equal to the model path's on the same contexts (an independent route: the
  *    harvest's stored rows against the live forward);
- *  - a folder whose recorded training figures disagree prints the loaded-SAE check line on stderr;
+ *  - a folder whose recorded training figures disagree prints the loaded-SAE check line on stderr
+ *    (with the model, and with --acts from the stored rows);
  *  - bad options and missing folders are one line each.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -35,6 +36,7 @@ const model = loadModel(FIXTURE);
 const d = model.dims.dModel;
 const SAE = join(dir, "sae");
 const WRONG = join(dir, "wrong");
+const OTHER = join(dir, "other-hook");
 
 function msae(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
@@ -55,6 +57,8 @@ before(async () => {
   });
   saveSae(SAE, sae, { scale: 0.5, info: { hook_name: HOOK, context_size: C } });
   saveSae(WRONG, sae, { scale: 0.5, info: { hook_name: HOOK, context_size: C, l0: 40, explained_variance: 0.95 } });
+  const other = { hook_name: "blocks.2.hook_resid_post", context_size: C, l0: 40, explained_variance: 0.95 };
+  saveSae(OTHER, sae, { scale: 0.5, info: other });
   const tok = model.tokenizer as unknown as { encode(t: string): Int32Array; bosId: number; padId: number };
   await runHarvest(model, tok, {
     modelDir: FIXTURE,
@@ -101,10 +105,13 @@ test("msae eval with two --data: one block per corpus; text output names the cor
     "--data",
     "nlp-corpus",
     "--json",
+    "--out",
+    join(dir, "eval", "out.json"),
   ]);
   assert.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(got), ["brown:validation", "nlp-corpus"]);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, "eval", "out.json"), "utf8")), got);
   for (const block of Object.values(got))
     assert.deepEqual(Object.keys(block as object).sort(), [...ALL_METRICS].sort());
   assert.notEqual(got["nlp-corpus"].ce_clean, got["brown:validation"].ce_clean);
@@ -148,6 +155,23 @@ test("msae eval: the loaded-SAE check line on stderr when the recorded figures d
   JSON.parse(r.stdout); // stdout stays pure JSON
   const quiet = msae(["eval", "--sae", WRONG, "--model", FIXTURE, "--tokens", String(2 * C), "--no-check", "--json"]);
   assert.ok(!quiet.stderr.includes("loaded-SAE check"));
+  // on stored activations: the same check, diagnosed from the store's first rows
+  const store = hookDir(join(dir, "run"), HOOK);
+  const s = msae(["eval", "--sae", WRONG, "--acts", store, "--json"]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(
+    s.stderr,
+    /^loaded-SAE check: .* on blocks\.1\.hook_resid_post: likely cause: architecture: no rescaling of the inputs/m,
+  );
+  const h = msae(["eval", "--sae", OTHER, "--acts", store, "--json"]);
+  assert.match(
+    h.stderr,
+    /^eval: note: the store holds blocks\.1\.hook_resid_post but the SAE is for blocks\.2\.hook_resid_post$/m,
+  );
+  assert.match(
+    h.stderr,
+    /likely cause: hook: it was trained on blocks\.2\.hook_resid_post; evaluate it on that hook's activations$/m,
+  );
 });
 
 test("msae eval: bad options and missing folders are one line each", () => {

@@ -12,6 +12,7 @@
  * harvest does (src/harvest/scale.ts: rows of the first 2048 contexts; synthetic: its first 8 batches).
  */
 import { ActivationBuffer } from "../../harvest/buffer.ts";
+import { ContextStream, type ContextTokenizer } from "../../harvest/contexts.ts";
 import { SCALE_CONTEXTS, ScaleEstimator } from "../../harvest/scale.ts";
 import type { ChunkSource } from "../../harvest/store.ts";
 import type { SyntheticSource } from "../synthetic.ts";
@@ -87,6 +88,24 @@ export function bufferBatches(source: ChunkSource, o: BufferBatchOptions): Batch
       }
     },
   };
+}
+
+/**
+ * Rows the streaming source yields for contexts [0, contexts): the positions whose token is not
+ * excluded (BOS/EOS/PAD), counted by packing the corpus without running the model.
+ */
+export async function countStreamRows(
+  corpus: ConstructorParameters<typeof ContextStream>[0],
+  tokenizer: ContextTokenizer,
+  contextSize: number,
+  contexts: number,
+  excludedIds: readonly number[],
+): Promise<number> {
+  const skip = new Set(excludedIds);
+  let rows = 0;
+  for await (const { ids } of new ContextStream(corpus, tokenizer, contextSize).contextRange(0, contexts))
+    for (const id of ids) if (!skip.has(id)) rows++;
+  return rows;
 }
 
 export function syntheticBatches(

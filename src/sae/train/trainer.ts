@@ -144,7 +144,6 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
       B,
     );
   });
-  if (jobs[0]?.warmupWarning) log(`note: ${jobs[0].warmupWarning}`);
   const { checkpointEvery: _ce, ...trajectory } = c;
   const fingerprintOf = (j: SaeJob) => ({
     config: trajectory,
@@ -165,6 +164,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
         : `resuming ${jobs.length} SAE(s) at step ${step}/${totalSteps}`,
     );
   } else for (const j of jobs) rmSync(join(j.setup.dir, "train_log.jsonl"), { force: true });
+  if (jobs[0]?.warmupWarning) log(`note: ${jobs[0].warmupWarning}`);
   for (const j of jobs) {
     mkdirSync(j.setup.dir, { recursive: true });
     atomicWriteJson(join(j.setup.dir, "train_config.json"), {
