@@ -2,8 +2,8 @@
  * msae command line: one file per command under src/cli/, each exporting register(program).
  */
 import { Command } from "commander";
+import { register as registerAblate } from "./ablate.ts";
 import { register as registerBench } from "./bench.ts";
-import { register as registerDemo } from "./demo.ts";
 import { oneLineCommanderErrors, reportError } from "./errors.ts";
 import { register as registerEval } from "./eval.ts";
 import { register as registerHarvest } from "./harvest.ts";
@@ -21,7 +21,7 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-registerDemo(program);
+registerAblate(program);
 registerBench(program);
 registerTokenizer(program);
 registerInspect(program);

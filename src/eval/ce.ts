@@ -12,6 +12,10 @@
  * gave them), their probabilities p [rows, V] (float64) and log-sum-exp [rows] (float64);
  * addPatched("sae" | "zero", logits) then scores a patched forward of the same rows against them.
  * Memory: 12 bytes per logit of one batch (CLEAN_BYTES_PER_LOGIT).
+ *
+ * For several SAEs on the same text (evaluate-many.ts) the clean pass is shared: CleanBatch holds
+ * one batch's clean state, PatchedSums scores patched forwards against it (one per SAE, one per
+ * hook for the zero splice), and splicedMetrics turns the sums into the metrics.
  */
 import type { SplicedMetrics } from "./metrics.ts";
 
@@ -25,40 +29,32 @@ function logSumExp(l: Float32Array, o: number, V: number): number {
 
 export const CLEAN_BYTES_PER_LOGIT = 12;
 
-export class SplicedLossAccumulator {
+/** One batch's clean forward: logits [rows, V], p, lse, targets and KL mask; with running totals. */
+export class CleanBatch {
   readonly vocab: number;
-  private clean: Float32Array = new Float32Array(0);
-  private cleanP: Float64Array = new Float64Array(0);
-  private cleanLse: Float64Array = new Float64Array(0);
-  private targets: Int32Array = new Int32Array(0);
-  private klMask: Uint8Array = new Uint8Array(0);
-  private rows = 0;
-  private ceTokens = 0;
-  private klTokens = 0;
-  private ceClean = 0;
-  private readonly ce = { sae: 0, zero: 0 };
-  private readonly kl = { sae: 0, zero: 0 };
-  private readonly seen = { sae: 0, zero: 0 };
-  private batches = 0;
+  clean: Float32Array = new Float32Array(0);
+  cleanP: Float64Array = new Float64Array(0);
+  cleanLse: Float64Array = new Float64Array(0);
+  targets: Int32Array = new Int32Array(0);
+  klMask: Uint8Array = new Uint8Array(0);
+  rows = 0;
+  /** Totals over every batch set so far. */
+  ceTokens = 0;
+  klTokens = 0;
+  ceClean = 0;
+  batches = 0;
 
   constructor(vocab: number) {
     this.vocab = vocab;
   }
 
-  /** CE-scored positions and KL positions so far. */
-  get counts(): { ce: number; kl: number } {
-    return { ce: this.ceTokens, kl: this.klTokens };
-  }
-
   /** logits [rows, V] of the clean forward; targets [rows] (-1 = not scored); klMask [rows]. */
-  setClean(logits: Float32Array, rows: number, targets: Int32Array, klMask: Uint8Array): void {
+  set(logits: Float32Array, rows: number, targets: Int32Array, klMask: Uint8Array): void {
     const V = this.vocab;
     if (logits.length !== rows * V || targets.length < rows || klMask.length < rows)
       throw new RangeError(
         `SplicedLossAccumulator.setClean: ${rows} rows need logits of ${rows * V}, got ${logits.length}`,
       );
-    if (this.batches > 0 && (this.seen.sae !== this.batches || this.seen.zero !== this.batches))
-      throw new Error("SplicedLossAccumulator: the previous batch was not scored with both the SAE and zero splices");
     if (this.clean.length < rows * V) {
       this.clean = new Float32Array(rows * V);
       this.cleanP = new Float64Array(rows * V);
@@ -72,7 +68,7 @@ export class SplicedLossAccumulator {
     this.targets.set(targets.subarray(0, rows));
     this.klMask.set(klMask.subarray(0, rows));
     this.rows = rows;
-    let ce = 0; // summed per batch, as addPatched does (same rounding for identical logits)
+    let ce = 0; // summed per batch, as PatchedSums.add does (same rounding for identical logits)
     for (let r = 0; r < rows; r++) {
       // lse and p from one exp per logit: e_v = exp(l_v - max), p_v = e_v / sum e
       const o = r * V;
@@ -98,50 +94,92 @@ export class SplicedLossAccumulator {
     this.ceClean += ce;
     this.batches++;
   }
+}
 
-  /** logits [rows, V] of a patched forward of the rows given to the last setClean. */
-  addPatched(kind: "sae" | "zero", logits: Float32Array): void {
-    const V = this.vocab;
-    const rows = this.rows;
+/** CE and KL sums of one kind of patched forward against the clean batches. */
+export class PatchedSums {
+  ce = 0;
+  kl = 0;
+  batches = 0;
+
+  /** logits [rows, V] of a patched forward of the rows of clean's current batch. */
+  add(clean: CleanBatch, logits: Float32Array, what = "patched"): void {
+    const V = clean.vocab;
+    const rows = clean.rows;
     if (logits.length !== rows * V)
       throw new RangeError(`SplicedLossAccumulator.addPatched: expected logits of ${rows * V}, got ${logits.length}`);
-    if (this.seen[kind] !== this.batches - 1)
-      throw new Error(`SplicedLossAccumulator.addPatched(${kind}): called twice for one clean batch`);
-    const l = this.clean;
-    const p = this.cleanP;
+    if (this.batches !== clean.batches - 1)
+      throw new Error(`SplicedLossAccumulator.addPatched(${what}): called twice for one clean batch`);
+    const l = clean.clean;
+    const p = clean.cleanP;
     let ce = 0;
     let kl = 0;
     for (let r = 0; r < rows; r++) {
       const o = r * V;
       const lseQ = logSumExp(logits, o, V);
-      const t = this.targets[r];
+      const t = clean.targets[r];
       if (t >= 0) ce += lseQ - logits[o + t];
-      if (this.klMask[r]) {
+      if (clean.klMask[r]) {
         let s = 0;
         for (let v = o; v < o + V; v++) s += p[v] * (l[v] - logits[v]);
-        kl += s + lseQ - this.cleanLse[r];
+        kl += s + lseQ - clean.cleanLse[r];
       }
     }
-    this.ce[kind] += ce;
-    this.kl[kind] += kl;
-    this.seen[kind]++;
+    this.ce += ce;
+    this.kl += kl;
+    this.batches++;
+  }
+}
+
+/** The spliced metrics from the clean totals, the SAE's sums and the zero-ablation's sums. */
+export function splicedMetrics(clean: CleanBatch, sae: PatchedSums, zero: PatchedSums): SplicedMetrics {
+  if (clean.ceTokens === 0) throw new Error("no position was scored for cross-entropy (contexts too short?)");
+  if (sae.batches !== clean.batches || zero.batches !== clean.batches)
+    throw new Error("SplicedLossAccumulator: a batch was not scored with both the SAE and zero splices");
+  const ceClean = clean.ceClean / clean.ceTokens;
+  const ceSae = sae.ce / clean.ceTokens;
+  const ceZero = zero.ce / clean.ceTokens;
+  const klSae = clean.klTokens > 0 ? sae.kl / clean.klTokens : Number.NaN;
+  const klZero = clean.klTokens > 0 ? zero.kl / clean.klTokens : Number.NaN;
+  return {
+    ce_clean: ceClean,
+    ce_sae: ceSae,
+    ce_zero: ceZero,
+    ce_loss_score: (ceZero - ceSae) / (ceZero - ceClean) + 0, // + 0: no -0 in the JSON
+    kl_div_score: (klZero - klSae) / klZero + 0,
+  };
+}
+
+/** One SAE's spliced metrics: a CleanBatch with the SAE's and the zero splice's sums. */
+export class SplicedLossAccumulator {
+  readonly vocab: number;
+  private readonly cleanBatch: CleanBatch;
+  private readonly sums = { sae: new PatchedSums(), zero: new PatchedSums() };
+
+  constructor(vocab: number) {
+    this.vocab = vocab;
+    this.cleanBatch = new CleanBatch(vocab);
+  }
+
+  /** CE-scored positions and KL positions so far. */
+  get counts(): { ce: number; kl: number } {
+    return { ce: this.cleanBatch.ceTokens, kl: this.cleanBatch.klTokens };
+  }
+
+  /** logits [rows, V] of the clean forward; targets [rows] (-1 = not scored); klMask [rows]. */
+  setClean(logits: Float32Array, rows: number, targets: Int32Array, klMask: Uint8Array): void {
+    const c = this.cleanBatch;
+    if (c.batches > 0 && (this.sums.sae.batches !== c.batches || this.sums.zero.batches !== c.batches))
+      throw new Error("SplicedLossAccumulator: the previous batch was not scored with both the SAE and zero splices");
+    c.set(logits, rows, targets, klMask);
+  }
+
+  /** logits [rows, V] of a patched forward of the rows given to the last setClean. */
+  addPatched(kind: "sae" | "zero", logits: Float32Array): void {
+    this.sums[kind].add(this.cleanBatch, logits, kind);
   }
 
   result(): SplicedMetrics {
-    if (this.ceTokens === 0) throw new Error("no position was scored for cross-entropy (contexts too short?)");
-    if (this.seen.sae !== this.batches || this.seen.zero !== this.batches)
-      throw new Error("SplicedLossAccumulator: a batch was not scored with both the SAE and zero splices");
-    const ceClean = this.ceClean / this.ceTokens;
-    const ceSae = this.ce.sae / this.ceTokens;
-    const ceZero = this.ce.zero / this.ceTokens;
-    const klSae = this.klTokens > 0 ? this.kl.sae / this.klTokens : Number.NaN;
-    const klZero = this.klTokens > 0 ? this.kl.zero / this.klTokens : Number.NaN;
-    return {
-      ce_clean: ceClean,
-      ce_sae: ceSae,
-      ce_zero: ceZero,
-      ce_loss_score: (ceZero - ceSae) / (ceZero - ceClean) + 0, // + 0: no -0 in the JSON
-      kl_div_score: (klZero - klSae) / klZero + 0,
-    };
+    return splicedMetrics(this.cleanBatch, this.sums.sae, this.sums.zero);
   }
 }

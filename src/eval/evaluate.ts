@@ -33,7 +33,7 @@ import { parseHookName } from "../lm/hooks.ts";
 import type { LanguageModel } from "../lm/model.ts";
 import { fillTargets } from "../lm/train/data.ts";
 import type { SaeModule } from "../sae/types.ts";
-import { SplicedLossAccumulator } from "./ce.ts";
+import { CleanBatch, PatchedSums, SplicedLossAccumulator, splicedMetrics } from "./ce.ts";
 import type { ReconMetrics, SaeMetrics } from "./metrics.ts";
 import { ReconAccumulator } from "./recon.ts";
 import { SaeRows } from "./sae-rows.ts";
@@ -226,4 +226,67 @@ export async function evaluateSae(
   }
   const metrics = ce ? { ...recon.result(), ...ce.result() } : recon.result();
   return { metrics, tokens: recon.tokens, ceTokens: ce?.counts.ce ?? 0, contexts, contextSize: C };
+}
+
+/** One SAE of an evaluateSaes call: the hook it reads and writes and its dataset scale c. */
+export interface SaeToEvaluate {
+  sae: SaeModule;
+  hook: string;
+  scale?: number;
+}
+
+/**
+ * Several SAEs on the same text (the ablation's 30): per batch ONE clean forward, one zero-ablated
+ * forward per distinct hook, and one spliced forward per SAE, instead of three forwards per SAE.
+ * Each SAE's metrics are exactly evaluateSae's for it (the same sums in the same order).
+ */
+export async function evaluateSaes(
+  model: LanguageModel,
+  saes: readonly SaeToEvaluate[],
+  corpus: Corpus,
+  options: Omit<EvaluateOptions, "hook" | "scale" | "spliced">,
+): Promise<EvalReport<SaeMetrics>[]> {
+  if (saes.length === 0) return [];
+  const ps = saes.map((s) => prepare(model, s.sae, { ...options, hook: s.hook, scale: s.scale }));
+  const p = ps[0];
+  const { C, B, N } = p;
+  const d = model.dims.dModel;
+  const V = model.dims.vocabSize;
+  const recons = saes.map((s) => new ReconAccumulator(d, s.sae.hyper.m));
+  const runners = saes.map((s, j) => new SpliceRunner(s.sae, s.scale ?? 1, B * C, recons[j]));
+  const clean = new CleanBatch(V);
+  const saeSums = saes.map(() => new PatchedSums());
+  const hooks = [...new Set(saes.map((s) => s.hook))];
+  const zeroSums = new Map(hooks.map((h) => [h, new PatchedSums()]));
+  const targets = new Int32Array(B * C);
+  const klMask = new Uint8Array(B * C);
+  const bos = model.info.bosId;
+  let contexts = 0;
+  for await (const { ids, n } of contextBatches(corpus, p)) {
+    for (const r of runners) r.select(ids, p.excluded);
+    const rows = n * C;
+    const t = targets.subarray(0, rows);
+    fillTargets(ids, C, bos, t);
+    const mask = klMask.subarray(0, rows);
+    for (let r = 0; r < rows; r++) mask[r] = p.excluded.has(ids[r]) ? 0 : 1;
+    clean.set(model.run(ids, { batch: n }).logits!.data, rows, t, mask);
+    for (const h of hooks) {
+      const runner = runners[saes.findIndex((s) => s.hook === h)];
+      const zero: SpliceFn = options.zeroAllPositions ? (act) => act.fill(0) : (act, _r, dd) => runner.zero(act, dd);
+      zeroSums.get(h)!.add(clean, model.run(ids, { batch: n, splice: { [h]: zero } }).logits!.data, "zero");
+    }
+    saes.forEach((s, j) => {
+      const splice: SpliceFn = (act, _r, dd) => runners[j].reconstruct(act, dd, true);
+      saeSums[j].add(clean, model.run(ids, { batch: n, splice: { [s.hook]: splice } }).logits!.data, "sae");
+    });
+    contexts += n;
+    options.onBatch?.(contexts, N);
+  }
+  return saes.map((s, j) => ({
+    metrics: { ...recons[j].result(), ...splicedMetrics(clean, saeSums[j], zeroSums.get(s.hook)!) },
+    tokens: recons[j].tokens,
+    ceTokens: clean.ceTokens,
+    contexts,
+    contextSize: C,
+  }));
 }
