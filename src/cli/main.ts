@@ -4,7 +4,8 @@
 import { Command } from "commander";
 import { register as registerBench } from "./bench.ts";
 import { register as registerDemo } from "./demo.ts";
-import { reportError } from "./errors.ts";
+import { oneLineCommanderErrors, reportError } from "./errors.ts";
+import { register as registerEval } from "./eval.ts";
 import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
@@ -28,6 +29,8 @@ registerLm(program);
 registerHarvest(program);
 registerSae(program);
 registerTrain(program);
+registerEval(program);
+oneLineCommanderErrors(program); // after every command is registered
 
 const debug = process.argv.includes("--debug");
 try {

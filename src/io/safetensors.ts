@@ -11,6 +11,10 @@
  * F64 and integers round to the nearest float32 (integers of magnitude <= 2^24 are exact; I64 / U64
  * beyond 2^53 are rounded twice, through float64).
  * Tensor bytes are little-endian; a big-endian host is refused.
+ * Callers that know what a tensor must be pass `dtypes` (and `shape`) to readF32, or call
+ * expectTensor(reader, name, {dtypes, shape}) / checkDtype before reading: an integer stored where
+ * a float weight belongs is an error, never silently converted. After reading, src/io/finite.ts
+ * checkFinite(file, name, data) refuses NaN / Inf; run folders use src/io/complete.ts.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -36,10 +40,56 @@ export interface TensorInfo {
   readonly byteLength: number;
 }
 
-/** Options of readF32: `shape` asserts the stored shape; `backend` does the F16/BF16 widening. */
+/**
+ * Options of readF32: `shape` asserts the stored shape; `dtypes` lists the stored dtypes the caller
+ * accepts for this tensor (others are an error naming tensor, dtype and the accepted ones, with
+ * `purpose` saying why, e.g. "a float weight"); `backend` does the F16/BF16 widening.
+ */
 export interface ReadF32Options {
   shape?: readonly number[];
+  dtypes?: readonly Dtype[];
+  purpose?: string;
   backend?: Pick<Backend, "f16ToF32" | "bf16ToF32">;
+}
+
+/** The float dtypes a model weight may be stored in (integers, bools and F8 are refused). */
+export const FLOAT_WEIGHT_DTYPES: readonly Dtype[] = ["F32", "BF16", "F16", "F64"];
+
+/**
+ * What a caller requires of one stored tensor before reading it (a store's or an SAE's loader):
+ * it exists, its dtype is one of `dtypes`, its shape equals `shape` (a -1 entry matches any
+ * size). Returns its info; every failure is one SafetensorsError line naming tensor and expectation.
+ */
+export function expectTensor(
+  reader: Pick<TensorReader, "path" | "has" | "info">,
+  name: string,
+  want: { dtypes?: readonly Dtype[]; shape?: readonly number[]; purpose?: string },
+): TensorInfo {
+  if (!reader.has(name))
+    throw new SafetensorsError(reader.path, name, `is missing; expected it${want.purpose ? ` (${want.purpose})` : ""}`);
+  const info = reader.info(name);
+  if (want.dtypes) checkDtype(reader.path, name, info.dtype, want.dtypes, want.purpose);
+  const s = want.shape;
+  if (s && (s.length !== info.shape.length || s.some((d, i) => d !== -1 && d !== info.shape[i])))
+    throw new SafetensorsError(
+      reader.path,
+      name,
+      `has shape [${info.shape.join(", ")}]; expected [${s.map((d) => (d === -1 ? "*" : d)).join(", ")}]`,
+    );
+  return info;
+}
+
+/** Throws unless `dtype` is one of `accepted`: "<file>: tensor "<name>": has dtype I32; expected ...". */
+export function checkDtype(
+  file: string,
+  name: string,
+  dtype: Dtype,
+  accepted: readonly Dtype[],
+  purpose?: string,
+): void {
+  if (accepted.includes(dtype)) return;
+  const list = accepted.length === 1 ? accepted[0] : `one of ${accepted.join(", ")}`;
+  throw new SafetensorsError(file, name, `has dtype ${dtype}; expected ${list}${purpose ? ` (${purpose})` : ""}`);
 }
 
 /** What both a single file and a sharded checkpoint offer. */
@@ -301,6 +351,7 @@ export class SafetensorsFile implements TensorReader {
         name,
         `has shape [${e.shape.join(", ")}]; expected [${options.shape.join(", ")}]`,
       );
+    if (options.dtypes) checkDtype(this.path, name, e.dtype, options.dtypes, options.purpose);
     return toF32(e.dtype, this.read(name), options.backend);
   }
 

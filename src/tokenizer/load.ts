@@ -2,8 +2,11 @@
  * loadTokenizer(path): any Hugging Face tokenizer.json (ours, GPT-2's, Gemma's SentencePiece-style
  * BPE with byte fallback, ...) behind one small interface for the LM runtime and the data pipeline.
  *
- * - The file is always loaded by @huggingface/tokenizers (Tokenizers.js), which implements the whole
- *   HF pipeline; a file it rejects gives a one-line error.
+ * - The file is first checked structurally (validate.ts: model type vs contents, unique ids, merges
+ *   of vocab tokens, added tokens consistent with the vocab), then always loaded by
+ *   @huggingface/tokenizers (Tokenizers.js), which implements the whole HF pipeline; a file it
+ *   rejects gives a one-line error. A bos/eos/pad token named in tokenizer_config.json that is not
+ *   in the vocabulary is an error (not a silent fall-back to the usual names).
  * - For GPT-2-style byte-level BPE files (ours and GPT-2's) our own encoder (bpe-encoder.ts) is the
  *   fast path, used only after it reproduces Tokenizers.js's ids on a probe text; otherwise (or with
  *   engine "hf") every call goes through Tokenizers.js.
@@ -20,6 +23,7 @@ import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { BpeEncoder } from "./bpe-encoder.ts";
 import { byteLevelBpeParts, type TokenizerJson } from "./tokenizer-json.ts";
+import { validateTokenizerJson } from "./validate.ts";
 
 export interface LoadedTokenizer {
   path: string;
@@ -57,6 +61,7 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
   if (!json || typeof json !== "object" || !json.model || typeof json.model !== "object") {
     throw new Error(`tokenizer file "${path}" is not a Hugging Face tokenizer.json: it has no "model" object`);
   }
+  validateTokenizerJson(path, json);
   const config = readConfig(path);
   let hf: Tokenizer;
   try {
@@ -86,6 +91,9 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
     if (fromConfig !== undefined) {
       const id = hf.token_to_id(fromConfig);
       if (id !== undefined) return id;
+      throw new Error(
+        `tokenizer config "${join(dirname(path), "tokenizer_config.json")}": ${configKey} ${JSON.stringify(fromConfig)} is not a token of "${path}"; expected one of its tokens`,
+      );
     }
     for (const name of names) {
       const t = added.find((a) => a.content === name);
