@@ -1,7 +1,8 @@
 /**
  * `msae train`: the SAE training run (DESIGN.md s.2 "Training protocol"), one zod schema, every
- * value a field with its default. The resolved object is written to
- * runs/<name>/sae/train_config.json and into each SAE's checkpoint fingerprint.
+ * value a field with its default. The resolved object (with each SAE's resolved hyperparameters,
+ * dataset scale and data identity) is written to runs/<name>/sae/<arch>/<hook>/train_config.json
+ * and into each SAE's checkpoint fingerprint.
  *
  * Recipes (`recipe`): a field left out takes the recipe's value.
  *   paper    exactly the paper's numbers: 1M tokens, ctx 128, LLM batch 24, buffer 2048 contexts,
@@ -10,9 +11,9 @@
  *            clip 1.0, importance scaling (EMA 0.99, clamp [0.5, 2]), reactivation every 100 steps
  *            by a rank-32 rSVD (8 extra columns, 2 power iterations).
  *   default  the same numbers except where the paper is unworkable at small scale:
- *            - plateauPatience 50 / plateauCooldown 25 (paper: silent; PyTorch's 10 steps on a
- *              noisy per-step loss cuts the lr within the first epoch of a 1M-token run of 122
- *              steps, 250 never acts on one: the default reacts within a run of a few hundred steps)
+ *            - plateauPatience 50 / plateauCooldown 25 (the paper gives none; `paper` takes the
+ *              optimizer's 250 / 100, which cannot act within its own 1M-token run of 122 steps;
+ *              50 / 25 lets the plateau act within a run of a few hundred steps)
  *            Everything else equals `paper`.
  *
  * Choices where DESIGN.md is silent (documented, each a field):

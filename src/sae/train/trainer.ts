@@ -22,7 +22,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { resolveSaeHyper } from "../../config/sae.ts";
+import { parseConfig } from "../../config/parse.ts";
+import { resolveSaeHyper, saeConfigSchema } from "../../config/sae.ts";
 import { resolveDeadTokens, type SaeTrainConfig } from "../../config/sae-train.ts";
 import type { Backend } from "../../core/backend.ts";
 import { getBackend } from "../../core/backends/index.ts";
@@ -46,6 +47,11 @@ import { finalMetrics } from "./metrics.ts";
 export interface TrainSaesOptions {
   config: SaeTrainConfig;
   archs: readonly SaeArch[];
+  /**
+   * Per-arch SAE fields over config.sae (e.g. the ablation's own l1 for jumprelu); validated by
+   * the SAE schema, recorded in each job's resolved hyperparameters and fingerprint.
+   */
+  saeOverrides?: Partial<Record<SaeArch, Record<string, unknown>>>;
   /** Hooks of the stream to train on (default: all of them). */
   hooks?: readonly string[];
   stream: BatchStream;
@@ -136,7 +142,12 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
   else for (const a of xin) a.fill(1);
   const jobs = specs.map((s, index) => {
     const hookIndex = stream.hooks.indexOf(s.hook);
-    const hyper = resolveSaeHyper({ ...c.sae, arch: s.arch }, stream.d, "msae train");
+    const sae = parseConfig(
+      saeConfigSchema,
+      { ...c.sae, ...(o.saeOverrides?.[s.arch] ?? {}), arch: s.arch },
+      `msae train (${s.arch})`,
+    );
+    const hyper = resolveSaeHyper(sae, stream.d, "msae train");
     return new SaeJob(
       { index, hyper, hook: s.hook, hookIndex, scale: scales[hookIndex], dir: dirs[index], totalSteps, deadTokens },
       c,
