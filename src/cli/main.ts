@@ -26,6 +26,7 @@ registerInspect(program);
 registerLm(program);
 registerHarvest(program);
 registerSae(program);
+(await import("./features.ts")).register(program);
 
 const debug = process.argv.includes("--debug");
 try {
