@@ -5,7 +5,8 @@
  * sorts: top contexts (values, order, windows of token ids and activations), densities, band
  * counts and membership, quantile edges (within one log bucket), the histogram. Logit effects
  * against a float64 product with the embedding and final-norm weights read from the fixture's
- * safetensors here; neighbours against float64 cosines.
+ * safetensors here (Gemma-2 and GPT-2); neighbours against float64 cosines; the --model --data
+ * source (the model streamed twice) against the same brute force, and its mismatch errors.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { getBackend } from "../../src/core/backends/index.ts";
+import { Rng } from "../../src/core/tensor.ts";
 import type { ActivationStore } from "../../src/harvest/store.ts";
 import { SafetensorsFile } from "../../src/io/safetensors.ts";
 import { loadModel } from "../../src/lm/loader.ts";
@@ -20,6 +22,7 @@ import { collectFeatureStats, type FeatureStats } from "../../src/report/feature
 import { decoderNeighbours } from "../../src/report/features/neighbours.ts";
 import { featureRecord } from "../../src/report/features/records.ts";
 import { tokenTextTable } from "../../src/report/features/run.ts";
+import { openFeatureSource } from "../../src/report/features/source.ts";
 import { DEFAULT_STATS_OPTIONS, type FeatureStatsOptions } from "../../src/report/features/types.ts";
 import { logitEffects, unembeddingOf } from "../../src/report/features/unembed.ts";
 import { loadSae } from "../../src/sae/load.ts";
@@ -27,9 +30,11 @@ import {
   type BruteForce,
   bruteForce,
   CONTEXT,
+  CONTEXTS,
   DEAD,
   FACTORIES,
   FIXTURE,
+  HOOK,
   harvestFixture,
   saveFixtureSae,
 } from "../helpers/features-fixture.ts";
@@ -246,5 +251,92 @@ test("nearest features by decoder cosine equal float64 brute force (block bounda
       `feature ${i}`,
     );
     for (const [r, x] of got[i].entries()) assert.ok(Math.abs(x.cosine - cos[r].cosine) < 1e-5);
+  }
+});
+
+test("--model --data streams the same contexts as the store (counts and top values equal brute force); mismatches are one line", async () => {
+  const folder = join(root, "sae-relu");
+  const loaded = loadSae<Float32Array>(folder, FACTORIES, backend, { arrayType: "f32" });
+  const request = {
+    model: FIXTURE,
+    data: ["brown:validation"],
+    saeHook: HOOK,
+    saeD: 48,
+    tokens: CONTEXTS * CONTEXT,
+    context: CONTEXT,
+    saeContext: null,
+    llmBatch: 4,
+    backend,
+  };
+  const src = openFeatureSource(request);
+  assert.equal(src.contexts, CONTEXTS);
+  const stats = await collectFeatureStats({
+    source: src.source,
+    hookIndex: src.hookIndex,
+    sae: loaded.sae,
+    scale: loaded.scale,
+    contexts: src.contexts,
+    contextSize: src.contextSize,
+    bosId: BOS,
+    options: OPTIONS,
+  });
+  const bf = await bruteForce(store, folder, BOS);
+  assert.equal(stats.tokens, bf.rows);
+  for (let f = 0; f < bf.m; f++) {
+    const col = column(bf, f).sort((a, b) => b.v - a.v || a.r - b.r);
+    assert.equal(stats.count[f], col.length, `feature ${f}`);
+    const top = stats.top.sorted(f);
+    top.forEach((slot, i) => {
+      assert.ok(close(stats.top.pool.value[slot], col[i].v));
+      assert.equal(stats.top.pool.context[slot], bf.context[col[i].r]);
+    });
+  }
+  const acts = join(root, "run", "acts", HOOK);
+  assert.throws(
+    () => openFeatureSource({ ...request, data: undefined, acts, saeHook: "blocks.0.hook_resid_post" }),
+    /^Error: the SAE was trained on blocks.0.hook_resid_post but the store .* holds blocks.1.hook_resid_post$/,
+  );
+  assert.throws(
+    () => openFeatureSource({ ...request, data: undefined, acts, model: join(FIXTURE, "..", "gemma2-new") }),
+    /is not the one .* was harvested with \(content sha256 .*\): pass --model <that folder>$/,
+  );
+  assert.throws(
+    () => openFeatureSource({ ...request, saeHook: null }),
+    /the SAE's cfg.json names no hook_name: give --hook/,
+  );
+  assert.throws(() => openFeatureSource({ ...request, saeD: 64 }), /has d_model = 48 but the SAE expects d_in = 64/);
+});
+
+test("GPT-2 logit effects fold ln_f.weight into the tied wte (float64 product from the fixture's safetensors)", () => {
+  const dir = join(FIXTURE, "..", "gpt2");
+  const gpt2 = loadModel(dir);
+  const file = SafetensorsFile.open(join(dir, "model.safetensors"));
+  const name = (n: string) => (file.has(`transformer.${n}`) ? `transformer.${n}` : n);
+  const E = file.readF32(name("wte.weight"));
+  const g = file.readF32(name("ln_f.weight"));
+  file.close();
+  const d = gpt2.dims.dModel;
+  const V = E.length / d;
+  const m = 9;
+  const wDec = new Float32Array(m * d);
+  new Rng(3).fillNormal(wDec, 1);
+  const scale = 0.7;
+  const got = logitEffects(wDec, m, scale, unembeddingOf(gpt2), 5, backend, tokenTextTable(gpt2), 4);
+  for (let f = 0; f < m; f++) {
+    const eff = Array.from({ length: V }, (_, t) => {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (wDec[f * d + j] / scale) * g[j] * E[t * d + j];
+      return s;
+    });
+    const order = Array.from(eff.keys()).sort((a, b) => eff[b] - eff[a]);
+    assert.deepEqual(
+      got[f].promoted.map((e) => e.id),
+      order.slice(0, 5),
+    );
+    assert.deepEqual(
+      got[f].suppressed.map((e) => e.id),
+      order.slice(-5).reverse(),
+    );
+    for (const e of got[f].promoted) assert.ok(close(e.value, eff[e.id]));
   }
 });
