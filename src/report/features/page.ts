@@ -80,14 +80,28 @@ function effects(list: readonly TokenEffect[], cls: string): string {
     .join("")}</table>`;
 }
 
-export function featurePageHtml(r: FeatureRecord, site: SiteInfo): string {
+export function featurePageHtml(
+  r: FeatureRecord,
+  site: SiteInfo,
+  topTokensOf: (id: number) => readonly string[] = () => [],
+): string {
   const prev = r.id > 0 ? `<a href="${r.id - 1}.html">&larr; ${r.id - 1}</a>` : "";
   const next = r.id + 1 < site.m ? `<a href="${r.id + 1}.html">${r.id + 1} &rarr;</a>` : "";
   const quant = r.quantiles.values.length
     ? `<table class="quant"><tr>${r.quantiles.levels.map((l) => `<th>${l === 1 ? "max" : `q${Number((100 * l).toFixed(2))}`}</th>`).join("")}</tr><tr>${r.quantiles.values.map((v) => `<td>${formatValue(v)}</td>`).join("")}</tr></table>`
     : "";
   const neighbours = r.neighbours.length
-    ? `<table class="nb">${r.neighbours.map((n) => `<tr><td><a href="${n.id}.html">${n.id}</a></td><td class="num">${n.cosine.toFixed(3)}</td></tr>`).join("")}</table>`
+    ? `<table class="nb">${r.neighbours
+        .map(
+          (n) =>
+            `<tr><td><a href="${n.id}.html">${n.id}</a></td><td class="num">${n.cosine.toFixed(3)}</td><td class="toks">${topTokensOf(
+              n.id,
+            )
+              .slice(0, 3)
+              .map((t) => `<span>${escapeHtml(visibleToken(t))}</span>`)
+              .join("")}</td></tr>`,
+        )
+        .join("")}</table>`
     : '<p class="muted">none</p>';
   const top = r.top.length
     ? r.top.map((e) => contextLine(e, r.max)).join("\n")
@@ -116,9 +130,7 @@ export function featurePageHtml(r: FeatureRecord, site: SiteInfo): string {
 <div class="cols">
 <div class="left">
 <h2>Activation histogram</h2>
-<p class="muted">nonzero activations, ${r.histogram.counts.length} bins on (0, max]</p>
-${histogramSvg(r)}
-${quant}
+${r.count > 0 ? `<p class="muted">nonzero activations, ${r.histogram.counts.length} bins on (0, max]</p>\n${histogramSvg(r)}\n${quant}` : '<p class="muted">no activations</p>'}
 <h2>Promoted tokens</h2>
 ${effects(r.logits.promoted, "pos")}
 <h2>Suppressed tokens</h2>

@@ -91,18 +91,30 @@ export function featureRecord(
   };
 }
 
-export function featureSummary(r: FeatureRecord): FeatureSummary {
+/** Distinct tokens at feature f's top activations, strongest first (from the heap, no record needed). */
+export function topTokens(
+  s: FeatureStats,
+  f: number,
+  before: number,
+  tokenText: (id: number) => string,
+  n = 6,
+): string[] {
   const seen = new Set<string>();
-  for (const e of r.top) {
-    if (seen.size >= 6) break;
-    seen.add(e.tokens[e.at]);
+  const W = s.top.pool.width;
+  for (const slot of s.top.sorted(f)) {
+    if (seen.size >= n) break;
+    seen.add(tokenText(s.top.pool.ids[slot * W + before]));
   }
+  return [...seen];
+}
+
+export function featureSummary(r: FeatureRecord, topTokenList: string[]): FeatureSummary {
   return {
     id: r.id,
     density: r.density,
     log10_density: r.log10_density,
     max: r.max,
-    top_tokens: [...seen],
+    top_tokens: topTokenList,
     promoted: r.logits.promoted.slice(0, 5).map((e) => e.token),
   };
 }

@@ -13,6 +13,7 @@ td, th { padding: 1px 8px 1px 0; text-align: left; } td.num { text-align: right;
 table.logits td.tok { font-family: ui-monospace, monospace; white-space: pre; padding: 1px 6px; border-radius: 3px; }
 table.logits.pos td.tok { background: #d7f0d7; } table.logits.neg td.tok { background: #f6d6d6; }
 table.logits td { border-bottom: 2px solid #fff; }
+table.nb td.toks span { font-family: ui-monospace, monospace; font-size: 12px; white-space: pre; background: #fde6cf; border-radius: 3px; padding: 0 4px; margin-right: 4px; }
 table.quant td, table.quant th { padding: 1px 10px 1px 0; font-size: 12px; }
 .ctx { display: flex; align-items: baseline; gap: 0.6em; padding: 3px 0; border-bottom: 1px solid #eee; }
 .ctx .val { min-width: 4.5em; text-align: right; font-variant-numeric: tabular-nums; color: #a04a00; font-size: 12px; }

@@ -16,7 +16,7 @@ import { fsyncDirSync } from "../../io/atomic.ts";
 import type { FeatureStats } from "./collect.ts";
 import { indexPageHtml } from "./index-page.ts";
 import { featurePageHtml, type SiteInfo } from "./page.ts";
-import { featureRecord, featureSummary } from "./records.ts";
+import { featureRecord, featureSummary, topTokens } from "./records.ts";
 import type { FeatureStatsOptions, FeatureSummary, TokenEffect } from "./types.ts";
 
 export const FEATURES_FORMAT = "msae-features-1";
@@ -71,6 +71,7 @@ export async function writeFeatureSite(
     writeFileSync(path, text);
     written.push(path);
   };
+  const tops = Array.from({ length: stats.m }, (_, f) => topTokens(stats, f, options.before, input.tokenText));
   try {
     for (let a = 0; a < stats.m; a += FEATURES_PER_SHARD) {
       const b = Math.min(stats.m, a + FEATURES_PER_SHARD);
@@ -78,8 +79,11 @@ export async function writeFeatureSite(
       for (let f = a; f < b; f++) {
         const r = featureRecord(stats, f, options, input.tokenText, input.logits[f], input.neighbours[f]);
         records.push(r);
-        summaries.push(featureSummary(r));
-        put(`${f}.html`, featurePageHtml(r, input.site));
+        summaries.push(featureSummary(r, tops[f]));
+        put(
+          `${f}.html`,
+          featurePageHtml(r, input.site, (id) => tops[id] ?? []),
+        );
       }
       const name = shardName(a / FEATURES_PER_SHARD);
       shards.push(name);
