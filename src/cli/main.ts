@@ -6,6 +6,7 @@ import { register as registerAblate } from "./ablate.ts";
 import { register as registerBench } from "./bench.ts";
 import { oneLineCommanderErrors, reportError } from "./errors.ts";
 import { register as registerEval } from "./eval.ts";
+import { register as registerFeatures } from "./features.ts";
 import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
@@ -30,6 +31,7 @@ registerHarvest(program);
 registerSae(program);
 registerTrain(program);
 registerEval(program);
+registerFeatures(program);
 oneLineCommanderErrors(program); // after every command is registered
 
 const debug = process.argv.includes("--debug");
