@@ -273,7 +273,14 @@ export async function runAblation(
   }
 
   // 4. The report.
+  // Wall time over every invocation of this run (a resumed run adds its own): runs/<name>/ablate-time.json.
   const finished = new Date();
+  const timeFile = join(o.out, "ablate-time.json");
+  const past = existsSync(timeFile)
+    ? (JSON.parse(readFileSync(timeFile, "utf8")) as { started: string; seconds: number })
+    : { started: started.toISOString(), seconds: 0 };
+  const time = { started: past.started, seconds: past.seconds + (finished.getTime() - started.getTime()) / 1000 };
+  atomicWriteJson(timeFile, time);
   const setup: AblationSetup = {
     model: o.model,
     model_architecture: model.info.architecture,
@@ -294,9 +301,9 @@ export async function runAblation(
     archs: [...o.archs],
     msae_version: msaeVersion,
     machine: `${hostname()}: ${cpus()[0]?.model ?? "cpu"} x ${cpus().length}, backend ${model.backend.name}`,
-    started: started.toISOString(),
+    started: time.started,
     finished: finished.toISOString(),
-    seconds: (finished.getTime() - started.getTime()) / 1000,
+    seconds: time.seconds,
   };
   const report = await writeReport(join(o.out, "report"), setup, runs);
   return { report, setup, runs };
