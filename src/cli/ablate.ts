@@ -100,6 +100,8 @@ export function register(program: Command): void {
     .option("--l1 <x>", "sparsity coefficient (default per architecture)")
     .option("--l2 <x>", "orthogonality coefficient")
     .option("--k <n>", "active latents for the TopK family")
+    .option("--batch-size <n>", "SAE micro-batch rows (paper: 2048)", "2048")
+    .option("--micro-batches <n>", "micro-batches per optimizer step (paper: 4)", "4")
     .option("--dtype <type>", "stored activations: f32, bf16 or f16", "f32")
     .option("--out <dir>", "run folder", "runs/ablate")
     .action(async (raw: Record<string, string | string[] | boolean | undefined>) => {
@@ -121,6 +123,8 @@ export function register(program: Command): void {
           l1: num("--l1", raw.l1 as string | undefined),
           l2: num("--l2", raw.l2 as string | undefined),
           k: num("--k", raw.k as string | undefined),
+          batchSize: num("--batch-size", raw.batchSize as string),
+          microBatches: num("--micro-batches", raw.microBatches as string),
           dtype: raw.dtype,
           out: raw.out,
         }),
