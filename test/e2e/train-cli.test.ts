@@ -106,9 +106,9 @@ test("bad flags and mismatched data are one-line errors", () => {
       /^msae: store .* has d = 32 but .* has d = 48/,
     ],
     [
-      ["--arch", "relu,topk", "--k", "8", "--l1", "2", "--acts", store("old"), ...SMALL, "--resume"],
+      ["--arch", "relu,topk", "--k", "8", "--l1", "3", "--acts", store("old"), ...SMALL, "--resume"],
       1,
-      /^msae: --resume: relu\/blocks\.1\.hook_resid_post was checkpointed with config\.sae\.l1 = 1 but this run has 2/,
+      /^msae: --resume: relu\/blocks\.1\.hook_resid_post was checkpointed with config\.sae\.l1 = 2 but this run has 3/,
     ],
   ];
   for (const [args, code, re] of cases) {

@@ -81,7 +81,7 @@ const quiet = () => {};
 function logWithoutTimings(path: string): string {
   return readJsonl(path)
     .records.map((r) => {
-      const { tokens_per_s: _a, elapsed_s: _b, ...rest } = r as Record<string, number>;
+      const { tokens_per_s: _a, elapsed_s: _b, job_seconds: _c, ...rest } = r as Record<string, number>;
       return JSON.stringify(rest);
     })
     .join("\n");
