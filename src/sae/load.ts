@@ -32,6 +32,7 @@ import {
   SAELENS_WEIGHTS_FILE,
   type SaelensConfig,
 } from "../io/saelens.ts";
+import { checkFinite } from "../io/finite.ts";
 import { SafetensorsFile, toF32 } from "../io/safetensors.ts";
 import { NORMALIZED_ARCHS } from "./save.ts";
 import { isSaeArch, type SaeArch, type SaeFactory, type SaeModule } from "./types.ts";
@@ -114,7 +115,7 @@ export function loadSae<A extends FloatArray>(
   folder: string,
   factories: Partial<Record<SaeArch, SaeFactory>>,
   backend: Backend,
-  options: { arrayType: "f32" | "f64" },
+  options: { arrayType: "f32" | "f64"; allowNonFinite?: boolean },
 ): LoadedSae<A> {
   const cfgPath = join(folder, SAELENS_CFG_FILE);
   const cfg = readSaelensConfig(cfgPath);
@@ -148,7 +149,11 @@ export function loadSae<A extends FloatArray>(
       throw new Error(
         `${weightsPath}: arch ${arch} needs tensor${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
       );
-    for (const [name, e] of expected) fillFrom(file, name, e.shape, e.data);
+    for (const [name, e] of expected) {
+      fillFrom(file, name, e.shape, e.data);
+      // Never run an SAE with NaN / Inf weights unless asked (forensics).
+      if (!options.allowNonFinite) checkFinite(weightsPath, name, e.data, { backend, shape: e.shape });
+    }
   } finally {
     file.close();
   }

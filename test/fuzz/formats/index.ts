@@ -6,6 +6,7 @@ import { type FuzzFormat, type FuzzStats, runFormat } from "../generator.ts";
 import { actsManifestFormat, actsShardFormat } from "./acts.ts";
 import { configFormat } from "./config.ts";
 import { jsonlFormat, parquetFormat, txtFormat } from "./corpora.ts";
+import { saeWeightsFormat } from "./sae.ts";
 import { safetensorsFormat } from "./safetensors.ts";
 import { tokenizerFormat } from "./tokenizer.ts";
 
@@ -25,6 +26,7 @@ export const FORMAT_LIST: FuzzFormat<unknown>[] = [
   parquetFormat,
   actsManifestFormat,
   actsShardFormat,
+  saeWeightsFormat,
 ] as FuzzFormat<unknown>[];
 
 function entry<L>(format: FuzzFormat<L>, cases: number): FuzzEntry {
@@ -40,4 +42,5 @@ export const FORMATS: FuzzEntry[] = [
   entry(parquetFormat, 1000),
   entry(actsManifestFormat, 1000),
   entry(actsShardFormat, 1000),
+  entry(saeWeightsFormat, 1000),
 ];
