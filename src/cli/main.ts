@@ -8,6 +8,7 @@ import { reportError } from "./errors.ts";
 import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
+import { registerSae } from "./sae.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 
 const program = new Command();
@@ -24,6 +25,7 @@ registerTokenizer(program);
 registerInspect(program);
 registerLm(program);
 registerHarvest(program);
+registerSae(program);
 
 const debug = process.argv.includes("--debug");
 try {

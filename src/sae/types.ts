@@ -107,7 +107,11 @@ export interface SaeModule<A extends FloatArray = FloatArray> {
   readonly backend: Backend;
   /** Trainable parameters by tensor name (DESIGN.md s.2), in a fixed order. */
   readonly params: ReadonlyMap<string, SaeParam<A>>;
-  /** Non-trainable state saved with the weights (run_mean, run_var, threshold) or in checkpoints (coact_ema, importance). */
+  /**
+   * Non-trainable state saved with the weights (run_mean, run_var, threshold) or in checkpoints (coact_ema, importance).
+   * Callers may overwrite `data` between calls (loading, resume); a module derives anything else from it
+   * (e.g. the co-activation mask from coact_ema) on its next call.
+   */
   readonly buffers: ReadonlyMap<string, { data: A; shape: readonly number[]; inWeights: boolean }>;
   /**
    * Training forward + backward of one micro-batch x [rows, d] (input space). Adds gradients into
