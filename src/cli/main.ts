@@ -9,6 +9,7 @@ import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
 import { registerSae } from "./sae.ts";
+import { register as registerServe } from "./serve.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerInspect(program);
 registerLm(program);
 registerHarvest(program);
 registerSae(program);
+registerServe(program);
 
 const debug = process.argv.includes("--debug");
 try {

@@ -18,20 +18,18 @@ import { getBackend } from "../core/backends/index.ts";
 import type { TensorReader } from "../io/safetensors.ts";
 import { openWeights } from "../io/safetensors-sharded.ts";
 import { loadTokenizer } from "../tokenizer/load.ts";
+import { buildModel, ModelLoadError } from "./build.ts";
 import type { RawConfig } from "./config-fields.ts";
-import { LanguageModel } from "./model.ts";
+import type { LanguageModel } from "./model.ts";
 import { type Architecture, findArchitecture } from "./registry.ts";
-import { readWeights } from "./weights.ts";
+
+export { ModelLoadError } from "./build.ts";
 
 export interface LoadModelOptions {
   /** Backend the forward runs on (default: getBackend(), native when built). */
   backend?: Backend;
   /** Load tokenizer.json (default true; it must then exist). */
   tokenizer?: boolean;
-}
-
-export class ModelLoadError extends Error {
-  override name = "ModelLoadError";
 }
 
 /** Checks `dir` is a folder and reads + parses its config.json. */
@@ -61,48 +59,23 @@ export function readModelConfig(dir: string): { arch: Architecture; config: unkn
 
 export function loadModel(dir: string, options: LoadModelOptions = {}): LanguageModel {
   const backend = options.backend ?? getBackend();
-  const { arch, config } = readModelConfig(dir);
-  const dims = arch.dims(config);
-
+  const { raw } = readModelConfig(dir); // config errors come first
   let tokenizer = null;
   if (options.tokenizer ?? true) {
     const tokPath = join(dir, "tokenizer.json");
     if (!existsSync(tokPath))
       throw new ModelLoadError(`missing file ${tokPath}; pass tokenizer: false to load the model without one`);
     tokenizer = loadTokenizer(tokPath);
-    if (tokenizer.vocabSize > dims.vocabSize)
-      throw new ModelLoadError(
-        `${tokPath} has ${tokenizer.vocabSize} tokens but the model's vocabulary (config vocab_size) is ${dims.vocabSize}`,
-      );
   }
-
   let reader: TensorReader;
   try {
     reader = openWeights(dir);
   } catch (e) {
     throw new ModelLoadError((e as Error).message.split("\n")[0]);
   }
-  let weights: Map<string, Float32Array>;
   try {
-    weights = readWeights(reader, arch.weightSpecs(config), arch.prefixes, reader.path, backend);
+    return buildModel(raw, join(dir, "config.json"), reader, tokenizer, backend, dir);
   } finally {
     reader.close();
   }
-  let parameterCount = 0;
-  for (const t of weights.values()) parameterCount += t.length;
-  const ids = arch.specialIds(config);
-  const model = arch.build(config, weights, backend);
-  return new LanguageModel(
-    model,
-    {
-      architecture: arch.name,
-      source: dir,
-      parameterCount,
-      bosId: tokenizer?.bosId ?? ids.bos,
-      eosId: tokenizer?.eosId ?? ids.eos,
-      padId: tokenizer?.padId ?? ids.pad,
-    },
-    backend,
-    tokenizer,
-  );
 }
