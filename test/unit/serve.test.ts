@@ -243,3 +243,30 @@ test("a burst of concurrent bad and good requests: every good one gets the exact
   }
   assert.equal((await get("/report/")).status, 200);
 });
+
+test("msae serve: bad options are usage errors naming the option", async () => {
+  const { Command } = await import("commander");
+  const { register } = await import("../../src/cli/serve.ts");
+  const { UsageError } = await import("../../src/core/errors.ts");
+  const parse = (args: string[]) => {
+    const program = new Command().exitOverride();
+    register(program);
+    return program.parseAsync(["node", "msae", "serve", ...args]);
+  };
+  await assert.rejects(
+    parse([join(base, "missing")]),
+    (e: Error) => e instanceof UsageError && /does not exist/.test(e.message),
+  );
+  await assert.rejects(
+    parse([root, "--port", "70000"]),
+    (e: Error) => e instanceof UsageError && /--port/.test(e.message),
+  );
+  await assert.rejects(
+    parse([root, "--host", "a b"]),
+    (e: Error) => e instanceof UsageError && /--host/.test(e.message),
+  );
+  await assert.rejects(
+    parse([root, "--model", base]),
+    (e: Error) => e instanceof UsageError && /--model/.test(e.message),
+  );
+});
