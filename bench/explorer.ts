@@ -1,7 +1,7 @@
 /**
  * `msae bench explorer`: the time the live explorer takes in headless Chromium for a 64-token
- * text (+ BOS), served by `msae serve`'s server, and the same engine in Node on the ref and the
- * default backend for comparison, in one run.
+ * text (+ BOS), served by `msae serve`'s server, and the same engine in Node on the ref backend, the
+ * explorer's backend (browser-backend.ts) and the default backend for comparison, in one run.
  *
  *   load     page navigation -> engine ready: fetch model + SAE, parse safetensors, build (wall, Node side)
  *   run      one explore(text): tokenize, forward up to the hook, SAE, per-token decode (best / median
@@ -20,6 +20,7 @@ import type { Backend } from "../src/core/backend.ts";
 import { refBackend } from "../src/core/backends/index.ts";
 import { Rng } from "../src/core/tensor.ts";
 import { readModelConfig } from "../src/lm/loader.ts";
+import { ExplorerBackend } from "../src/report/explorer/browser-backend.ts";
 import { ExplorerEngine, type ExplorerParts } from "../src/report/explorer/engine.ts";
 import { startServer } from "../src/report/serve/server.ts";
 import { BASELINE_FACTORIES } from "../src/sae/baselines/index.ts";
@@ -51,6 +52,7 @@ export interface ExplorerBenchResult {
   browser_run_best_ms: number;
   browser_run_median_ms: number;
   node_ref_run_best_ms: number;
+  node_explorer_backend_run_best_ms: number;
   node_backend: string;
   node_backend_run_best_ms: number;
 }
@@ -105,7 +107,10 @@ export async function runExplorerBench(o: ExplorerBenchOptions): Promise<Explore
     const srv = await startServer({ root, port: 0, host: "127.0.0.1", model: o.modelDir });
     const browser = await launchBrowser();
     if (typeof browser === "string") throw new Error(browser);
-    let res: Omit<ExplorerBenchResult, "node_ref_run_best_ms" | "node_backend" | "node_backend_run_best_ms">;
+    let res: Omit<
+      ExplorerBenchResult,
+      "node_ref_run_best_ms" | "node_explorer_backend_run_best_ms" | "node_backend" | "node_backend_run_best_ms"
+    >;
     try {
       const page = await browser.newPage();
       o.log?.(`loading the explorer for ${saeId} in headless Chromium ${browser.version()}`);
@@ -172,6 +177,7 @@ export async function runExplorerBench(o: ExplorerBenchOptions): Promise<Explore
     return {
       ...res,
       node_ref_run_best_ms: timeNode(refBackend),
+      node_explorer_backend_run_best_ms: timeNode(new ExplorerBackend()),
       node_backend: o.backend.name,
       node_backend_run_best_ms: timeNode(o.backend),
     };
@@ -187,7 +193,8 @@ export function formatExplorerBench(r: ExplorerBenchResult): string {
     "| case | ms |\n|---|---|\n" +
     `| browser: page load to ready (fetch ${r.browser_fetch_ms} + build ${r.browser_build_ms}) | ${r.browser_load_ms} |\n` +
     `| browser: explore 64-token text, best (median ${r.browser_run_median_ms}) | ${r.browser_run_best_ms} |\n` +
-    `| node, ref backend: explore, best | ${r.node_ref_run_best_ms} |\n` +
+    `| node, ref backend (the oracle): explore, best | ${r.node_ref_run_best_ms} |\n` +
+    `| node, explorer backend (ref + reordered gemm, as in the browser): explore, best | ${r.node_explorer_backend_run_best_ms} |\n` +
     `| node, ${r.node_backend} backend: explore, best | ${r.node_backend_run_best_ms} |\n`
   );
 }

@@ -5,11 +5,12 @@
  *    safetensors and parsed from an ArrayBuffer) equal those computed in Node by the file loaders
  *    (loadModel, loadSae) on the process's default backend (native when built): max |diff| <= 1e-4;
  *  - every request the page makes goes to the server (nothing from a CDN), no page errors;
- *  - the page renders: one token span per token, feature links to /features/<id>, and a screenshot
- *    with ink in the tokens box and in the feature panel (decoded by png.ts).
+ *  - the page renders: one token span per token, feature links to /features/<id>, search by top
+ *    tokens (features/index.json) and by id, and a screenshot with ink in the tokens box and in the
+ *    feature panel (decoded by png.ts).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -54,6 +55,17 @@ test("explorer: browser codes equal Node's (<= 1e-4), all requests local, tokens
     { arch: "topk" as const, hook: "blocks.3.hook_mlp_out", d: 48, m: 192, model: FIXTURE_MODEL, hyper: { k: 6 } },
   ];
   const folders = makeRunFolder(root, saes);
+  // The search index msae features writes (features/index.json: id and top tokens per feature).
+  mkdirSync(join(root, "features"));
+  writeFileSync(
+    join(root, "features", "index.json"),
+    JSON.stringify({
+      features: [
+        { id: 7, top_tokens: [" jury", " court"] },
+        { id: 9, top_tokens: [" city"] },
+      ],
+    }),
+  );
   const srv = await startServer({ root, port: 0, host: "127.0.0.1", model: null });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -114,6 +126,16 @@ test("explorer: browser codes equal Node's (<= 1e-4), all requests local, tokens
     assert.ok(dom.shaded >= 1, "tokens shaded by the selected feature");
     assert.ok(dom.links.length >= 1 && dom.links.every((h) => /^\/features\/\d+$/.test(h)), dom.links.join(" "));
     assert.match(dom.status, new RegExp(`^${T} tokens in \\d+ ms`));
+
+    // Feature search by top tokens (the features index) and among this text's active features.
+    await page.fill("#search", "jury");
+    await page.press("#search", "Enter");
+    const found = (await page.evaluate(
+      `[...document.querySelectorAll("#search-results a")].map((a) => a.getAttribute("href"))`,
+    )) as string[];
+    assert.equal(found[0], "/features/7", found.join(" "));
+    assert.ok(!found.includes("/features/9"));
+    assert.match((await page.textContent("#search-results")) ?? "", /1 feature with "jury" among their top tokens/);
 
     // Feature search by id selects it.
     await page.fill("#search", "5");

@@ -5,7 +5,7 @@
  * It reads /explorer/saes.json (the SAEs of the run folder and the model each runs with), fetches
  * the chosen SAE's cfg.json + sae_weights.safetensors and the model's config.json, tokenizer.json,
  * tokenizer_config.json and model.safetensors from the server, builds the engine (engine.ts) on
- * the ref backend, and for the typed text shows:
+ * the ref backend (with the reordered gemm of browser-backend.ts), and for the typed text shows:
  *   - the tokens, shaded by the selected feature's activation;
  *   - per token (click it) its top features, each linking to /features/<id>;
  *   - per feature (click one, or search by id) its activation over the text, token by token;
@@ -13,7 +13,7 @@
  *     and always among the features active on matching tokens of this text.
  * window.msaeExplorer exposes ready / run / select for tests and `msae bench explorer`.
  */
-import { RefBackend } from "../../core/backends/ref.ts";
+import { ExplorerBackend } from "./browser-backend.ts";
 import { type Exploration, ExplorerEngine, type ExplorerParts } from "./engine.ts";
 
 interface SaeListing {
@@ -123,7 +123,7 @@ class ExplorerUi {
       saeWeights,
       names: { model: model.name, sae: saeUrl },
     };
-    this.engine = new ExplorerEngine(parts, new RefBackend());
+    this.engine = new ExplorerEngine(parts, new ExplorerBackend());
     const t2 = performance.now();
     this.timings.fetch_ms = t1 - t0;
     this.timings.build_ms = t2 - t1;
@@ -133,14 +133,12 @@ class ExplorerUi {
       `d_model ${this.engine.model.dims.dModel}) up to ${this.engine.hook}; SAE ${this.engine.sae.sae.arch} with ` +
       `${this.engine.features} features; running in this browser on msae's TypeScript engine.`;
     if (listing.features_index) {
-      fetchJson("/features/index.json")
-        .then((j) => {
-          const list = (j as { features?: FeatureIndexEntry[] }).features;
-          if (Array.isArray(list)) this.featureIndex = list;
-        })
-        .catch(() => {
-          this.featureIndex = null;
-        });
+      try {
+        const list = ((await fetchJson("/features/index.json")) as { features?: FeatureIndexEntry[] }).features;
+        if (Array.isArray(list)) this.featureIndex = list;
+      } catch {
+        this.featureIndex = null; // search by id still works
+      }
     }
     return { sae: sae.id, features: this.engine.features, hook: this.engine.hook, loadMs: t2 - t0 };
   }
