@@ -77,6 +77,7 @@ before(async () => {
   writeFileSync(join(root, "report", "index.html"), "<!doctype html><p>report</p>");
   writeFileSync(join(root, "report", "chart.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>");
   writeFileSync(join(root, ".hidden"), "hidden");
+  mkdirSync(join(root, "sae", "relu", "<img src=x onerror=alert(1)>"), { recursive: true }); // a hostile folder name
   writeFileSync(join(base, "secret.txt"), "SECRET");
   mkdirSync(join(base, "outside"));
   writeFileSync(join(base, "outside", "x.txt"), "SECRET2");
@@ -93,8 +94,13 @@ after(async () => {
 test("serves the index, files under the run folder with their content types, HEAD without a body", async () => {
   const index = await get("/");
   assert.equal(index.status, 200);
-  assert.match(index.body.toString(), /relu\/blocks\.1\.hook_resid_post/);
+  assert.match(index.body.toString(), /relu\/blocks\.1\.hook_resid_post<\/code> d_in 48, d_sae 96, on gemma2-old/);
   assert.match(index.headers["content-type"], /^text\/html/);
+  assert.doesNotMatch(index.body.toString(), /<img/, "folder names are escaped");
+  assert.match(
+    index.body.toString(),
+    /&#60;img src=x onerror=alert\(1\)&#62;<\/code> <span class="bad">no sae_weights/,
+  );
   assert.equal(index.headers["x-content-type-options"], "nosniff");
   assert.match(index.headers["content-security-policy"], /script-src 'self'/);
   const rep = await get("/report/");
@@ -123,7 +129,10 @@ test("serves the index, files under the run folder with their content types, HEA
 
 test("the explorer's model files: only the fixed names of the model folder", async () => {
   const list = JSON.parse((await get("/explorer/saes.json")).body.toString());
-  assert.equal(list.saes[0].model, "m0");
+  const relu = list.saes.find((x: { id: string }) => x.id === "relu/blocks.1.hook_resid_post");
+  assert.equal(relu.model, "m0");
+  assert.equal(relu.problem, null);
+  assert.match(list.saes.find((x: { id: string }) => x.id !== relu.id).problem, /no sae_weights.safetensors/);
   assert.equal(list.models.m0.name, "gemma2-old");
   const m = await get("/model/m0/model.safetensors");
   assert.equal(m.status, 200);

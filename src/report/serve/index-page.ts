@@ -2,6 +2,7 @@
  * The index page of `msae serve`: what the run folder holds (report, feature pages, SAEs with a
  * link to the explorer for each, activation stores, evaluations), every name HTML-escaped.
  */
+import { basename } from "node:path";
 import type { RunFolder } from "./run-folder.ts";
 
 export function escapeHtml(s: string): string {
@@ -19,7 +20,7 @@ export function indexHtml(run: RunFolder): string {
             `<code>${escapeHtml(s.id)}</code> ` +
               (s.problem
                 ? `<span class="bad">${escapeHtml(s.problem)}</span>`
-                : `d_in ${s.dIn}, d_sae ${s.dSae} &middot; <a href="/explorer/?sae=${escapeHtml(encodeURIComponent(s.id))}">explore</a>`) +
+                : `d_in ${s.dIn}, d_sae ${s.dSae}, on ${escapeHtml(basename(s.modelDir ?? ""))} &middot; <a href="/explorer/?sae=${escapeHtml(encodeURIComponent(s.id))}">explore</a>`) +
               ` &middot; <a href="${href(["sae", s.arch, s.hook, "cfg.json"])}">cfg.json</a>`,
           ),
         )
