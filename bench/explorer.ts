@@ -3,6 +3,7 @@
  * text (+ BOS), served by `msae serve`'s server, and the same engine in Node on the ref backend, the
  * explorer's backend (browser-backend.ts) and the default backend for comparison, in one run.
  *
+ *   bundle   server start and the esbuild bundle (once per server)
  *   load     page navigation -> engine ready: fetch model + SAE, parse safetensors, build (wall, Node side)
  *   run      one explore(text): tokenize, forward up to the hook, SAE, per-token decode (best / median
  *            of `reps` calls after the page's own first run)
@@ -21,6 +22,7 @@ import { refBackend } from "../src/core/backends/index.ts";
 import { Rng } from "../src/core/tensor.ts";
 import { readModelConfig } from "../src/lm/loader.ts";
 import { ExplorerBackend } from "../src/report/explorer/browser-backend.ts";
+import { explorerBundle } from "../src/report/explorer/bundle.ts";
 import { ExplorerEngine, type ExplorerParts } from "../src/report/explorer/engine.ts";
 import { startServer } from "../src/report/serve/server.ts";
 import { BASELINE_FACTORIES } from "../src/sae/baselines/index.ts";
@@ -46,6 +48,8 @@ export interface ExplorerBenchResult {
   text_tokens: number;
   rows: number;
   chromium: string;
+  /** Server start + esbuild bundle of the explorer (once per server). */
+  bundle_ms: number;
   browser_load_ms: number;
   browser_fetch_ms: number;
   browser_build_ms: number;
@@ -104,7 +108,10 @@ export async function runExplorerBench(o: ExplorerBenchOptions): Promise<Explore
     const root = o.run ?? (tmp as string);
     const saeId = o.sae ?? randomSae(root, o.modelDir);
     const text = textOfTokens(join(o.modelDir, "tokenizer.json"), o.tokens);
+    const tb = performance.now();
     const srv = await startServer({ root, port: 0, host: "127.0.0.1", model: o.modelDir });
+    await explorerBundle(); // built at server start; the page load below is the user's
+    const bundleMs = performance.now() - tb;
     const browser = await launchBrowser();
     if (typeof browser === "string") throw new Error(browser);
     let res: Omit<
@@ -135,6 +142,7 @@ export async function runExplorerBench(o: ExplorerBenchOptions): Promise<Explore
         text_tokens: o.tokens,
         rows,
         chromium: browser.version(),
+        bundle_ms: r1(bundleMs),
         browser_load_ms: r1(loadMs),
         browser_fetch_ms: r1(timings.fetch_ms),
         browser_build_ms: r1(timings.build_ms),
@@ -191,6 +199,7 @@ export function formatExplorerBench(r: ExplorerBenchResult): string {
     `model ${r.model}  SAE ${r.sae} (d_sae ${r.d_sae})  text ${r.text_tokens} tokens (+ BOS = ${r.rows} rows)\n` +
     `headless Chromium ${r.chromium}\n` +
     "| case | ms |\n|---|---|\n" +
+    `| server start + esbuild bundle of the explorer (once per server) | ${r.bundle_ms} |\n` +
     `| browser: page load to ready (fetch ${r.browser_fetch_ms} + build ${r.browser_build_ms}) | ${r.browser_load_ms} |\n` +
     `| browser: explore 64-token text, best (median ${r.browser_run_median_ms}) | ${r.browser_run_best_ms} |\n` +
     `| node, ref backend (the oracle): explore, best | ${r.node_ref_run_best_ms} |\n` +

@@ -75,6 +75,9 @@ before(async () => {
   makeRunFolder(root, [{ arch: "relu", hook: "blocks.1.hook_resid_post", d: 48, m: 96, model: FIXTURE_MODEL }]);
   mkdirSync(join(root, "report"));
   writeFileSync(join(root, "report", "index.html"), "<!doctype html><p>report</p>");
+  mkdirSync(join(root, "features", "3"), { recursive: true });
+  writeFileSync(join(root, "features", "12.html"), "feature 12");
+  writeFileSync(join(root, "features", "3", "index.html"), "feature 3");
   writeFileSync(join(root, "report", "chart.svg"), "<svg xmlns='http://www.w3.org/2000/svg'/>");
   writeFileSync(join(root, ".hidden"), "hidden");
   mkdirSync(join(root, "sae", "relu", "<img src=x onerror=alert(1)>"), { recursive: true }); // a hostile folder name
@@ -125,6 +128,10 @@ test("serves the index, files under the run folder with their content types, HEA
   assert.equal(h.body.length, 0);
   assert.equal((await get("/link-in.html")).status, 200, "a symlink inside the run folder is served");
   assert.equal((await get("/nope.txt")).status, 404);
+  assert.equal((await get("/features/12")).body.toString(), "feature 12", "/features/<id> -> features/<id>.html");
+  assert.equal((await get("/features/3")).headers.location, "/features/3/");
+  assert.equal((await get("/features/3/")).body.toString(), "feature 3");
+  assert.equal((await get("/features/4")).status, 404);
 });
 
 test("the explorer's model files: only the fixed names of the model folder", async () => {

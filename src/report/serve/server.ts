@@ -6,7 +6,9 @@
  *                            /explorer/saes.json the SAEs and the model each runs with
  *   /model/<id>/<file>       the explorer's model files, read-only: config.json, model.safetensors,
  *                            tokenizer.json, tokenizer_config.json of the model folder <id> stands for
- *   anything else            the file at that path under the run folder (report/, features/, sae/, ...)
+ *   anything else            the file at that path under the run folder (report/, features/, sae/, ...);
+ *                            a folder through its index.html, and /a/b (no extension, no such file)
+ *                            through a/b.html, so /features/<id> finds features/<id>.html or features/<id>/
  *
  * Defences (each refusal is a one-line text/plain reply; the server keeps serving):
  *   - GET and HEAD only (405 with Allow otherwise); a request with a body is refused (413).
@@ -276,7 +278,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await sendFile(res, await fsp.realpath(join(dir, segments[2])).catch(() => ""), head);
       return;
     }
-    const r = await resolveUnder(realRoot, segments, trailing, rawPath);
+    let r = await resolveUnder(realRoot, segments, trailing, rawPath);
+    const last = segments[segments.length - 1];
+    if (!r.ok && r.status === 404 && !trailing && !last.includes(".")) {
+      // /features/12 -> features/12.html (a static site's page), when there is no such file or folder
+      r = await resolveUnder(realRoot, [...segments.slice(0, -1), `${last}.html`], false, rawPath);
+    }
     if (!r.ok) {
       if (r.status === 301) throw new Refusal(301, "moved", { Location: r.location });
       throw new Refusal(r.status, r.reason);
@@ -321,6 +328,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       resolve();
     });
   });
+  // Build the explorer bundle now (about a second) rather than on the first page load; a failure
+  // surfaces on /explorer/explorer.js requests.
+  explorerBundle().catch(() => {});
   const port = (server.address() as AddressInfo).port;
   hosts = allowedHosts(opts.host, port);
   const shownHost = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
