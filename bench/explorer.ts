@@ -1,7 +1,7 @@
 /**
  * `msae bench explorer`: the time the live explorer takes in headless Chromium for a 64-token
  * text (+ BOS), served by `msae serve`'s server, and the same engine in Node on the ref backend, the
- * explorer's backend (browser-backend.ts) and the default backend for comparison, in one run.
+ * explorer's backend (backend.ts) and the default backend for comparison, in one run.
  *
  *   bundle   server start and the esbuild bundle (once per server)
  *   load     page navigation -> engine ready: fetch model + SAE, parse safetensors, build (wall, Node side)
@@ -21,7 +21,7 @@ import type { Backend } from "../src/core/backend.ts";
 import { refBackend } from "../src/core/backends/index.ts";
 import { Rng } from "../src/core/tensor.ts";
 import { readModelConfig } from "../src/lm/loader.ts";
-import { ExplorerBackend } from "../src/report/explorer/browser-backend.ts";
+import { ExplorerBackend } from "../src/report/explorer/backend.ts";
 import { explorerBundle } from "../src/report/explorer/bundle.ts";
 import { ExplorerEngine, type ExplorerParts } from "../src/report/explorer/engine.ts";
 import { startServer } from "../src/report/serve/server.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { refBackend } from "../../src/core/backends/index.ts";
 import { Rng } from "../../src/core/tensor.ts";
-import { ExplorerBackend } from "../../src/report/explorer/browser-backend.ts";
+import { ExplorerBackend } from "../../src/report/explorer/backend.ts";
 
 const fast = new ExplorerBackend();
 

@@ -5,7 +5,7 @@
  * It reads /explorer/saes.json (the SAEs of the run folder and the model each runs with), fetches
  * the chosen SAE's cfg.json + sae_weights.safetensors and the model's config.json, tokenizer.json,
  * tokenizer_config.json and model.safetensors from the server, builds the engine (engine.ts) on
- * the ref backend (with the reordered gemm of browser-backend.ts), and for the typed text shows:
+ * the ref backend (with the reordered gemm of backend.ts), and for the typed text shows:
  *   - the tokens, shaded by the selected feature's activation;
  *   - per token (click it) its top features, each linking to /features/<id>;
  *   - per feature (click one, or search by id) its activation over the text, token by token;
@@ -13,7 +13,7 @@
  *     and always among the features active on matching tokens of this text.
  * window.msaeExplorer exposes ready / run / select for tests and `msae bench explorer`.
  */
-import { ExplorerBackend } from "./browser-backend.ts";
+import { ExplorerBackend } from "./backend.ts";
 import { type Exploration, ExplorerEngine, type ExplorerParts } from "./engine.ts";
 
 interface SaeListing {
