@@ -4,13 +4,15 @@
 import { Command } from "commander";
 import { register as registerBench } from "./bench.ts";
 import { register as registerDemo } from "./demo.ts";
-import { reportError } from "./errors.ts";
+import { oneLineCommanderErrors, reportError } from "./errors.ts";
+import { register as registerEval } from "./eval.ts";
 import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
 import { registerSae } from "./sae.ts";
 import { register as registerServe } from "./serve.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
+import { register as registerTrain } from "./train.ts";
 
 const program = new Command();
 program
@@ -27,7 +29,10 @@ registerInspect(program);
 registerLm(program);
 registerHarvest(program);
 registerSae(program);
+registerTrain(program);
+registerEval(program);
 registerServe(program);
+oneLineCommanderErrors(program); // after every command is registered
 
 const debug = process.argv.includes("--debug");
 try {

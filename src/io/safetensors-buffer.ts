@@ -10,7 +10,7 @@
 import type { ReadF32Options, TensorInfo, TensorReader } from "./safetensors.ts";
 import { MAX_HEADER_BYTES, parseHeader, SafetensorsError, type TensorEntry } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
-import { sameShape, toF32, viewAs } from "./safetensors-view.ts";
+import { checkDtype, sameShape, toF32, viewAs } from "./safetensors-view.ts";
 
 /** Refuses a big-endian host (tensor bytes are little-endian). */
 function checkLittleEndian(): void {
@@ -128,6 +128,7 @@ export class SafetensorsBuffer implements TensorReader {
         name,
         `has shape [${e.shape.join(", ")}]; expected [${options.shape.join(", ")}]`,
       );
+    if (options.dtypes) checkDtype(this.path, name, e.dtype, options.dtypes, options.purpose);
     return toF32(e.dtype, this.read(name), options.backend);
   }
 

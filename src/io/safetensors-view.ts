@@ -3,11 +3,12 @@
  * reader of the browser explorer (safetensors-buffer.ts); nothing here touches node:fs.
  *
  * viewAs(dtype, bytes) views an aligned byte range as its stored typed array; toF32 widens it
- * (F16 / BF16 exact, F8 exact, F64 and integers rounded to the nearest float32).
+ * (F16 / BF16 exact, F8 exact, F64 and integers rounded to the nearest float32); expectTensor /
+ * checkDtype check a tensor's dtype and shape before it is read.
  */
 import * as conv from "./dtype.ts";
-import type { ReadF32Options } from "./safetensors.ts";
-import { DTYPE_SIZE, type Dtype } from "./safetensors-header.ts";
+import type { ReadF32Options, TensorInfo, TensorReader } from "./safetensors.ts";
+import { DTYPE_SIZE, type Dtype, SafetensorsError } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
 
 /** Views `bytes` (a fresh, aligned buffer) as the typed array of `dtype`. */
@@ -72,4 +73,44 @@ export function toF32(dtype: Dtype, data: StoredArray, backend?: ReadF32Options[
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** The float dtypes a model weight may be stored in (integers, bools and F8 are refused). */
+export const FLOAT_WEIGHT_DTYPES: readonly Dtype[] = ["F32", "BF16", "F16", "F64"];
+
+/**
+ * What a caller requires of one stored tensor before reading it (a store's or an SAE's loader):
+ * it exists, its dtype is one of `dtypes`, its shape equals `shape` (a -1 entry matches any
+ * size). Returns its info; every failure is one SafetensorsError line naming tensor and expectation.
+ */
+export function expectTensor(
+  reader: Pick<TensorReader, "path" | "has" | "info">,
+  name: string,
+  want: { dtypes?: readonly Dtype[]; shape?: readonly number[]; purpose?: string },
+): TensorInfo {
+  if (!reader.has(name))
+    throw new SafetensorsError(reader.path, name, `is missing; expected it${want.purpose ? ` (${want.purpose})` : ""}`);
+  const info = reader.info(name);
+  if (want.dtypes) checkDtype(reader.path, name, info.dtype, want.dtypes, want.purpose);
+  const s = want.shape;
+  if (s && (s.length !== info.shape.length || s.some((d, i) => d !== -1 && d !== info.shape[i])))
+    throw new SafetensorsError(
+      reader.path,
+      name,
+      `has shape [${info.shape.join(", ")}]; expected [${s.map((d) => (d === -1 ? "*" : d)).join(", ")}]`,
+    );
+  return info;
+}
+
+/** Throws unless `dtype` is one of `accepted`: "<file>: tensor "<name>": has dtype I32; expected ...". */
+export function checkDtype(
+  file: string,
+  name: string,
+  dtype: Dtype,
+  accepted: readonly Dtype[],
+  purpose?: string,
+): void {
+  if (accepted.includes(dtype)) return;
+  const list = accepted.length === 1 ? accepted[0] : `one of ${accepted.join(", ")}`;
+  throw new SafetensorsError(file, name, `has dtype ${dtype}; expected ${list}${purpose ? ` (${purpose})` : ""}`);
 }

@@ -11,18 +11,22 @@
  * F64 and integers round to the nearest float32 (integers of magnitude <= 2^24 are exact; I64 / U64
  * beyond 2^53 are rounded twice, through float64).
  * Tensor bytes are little-endian; a big-endian host is refused.
+ * Callers that know what a tensor must be pass `dtypes` (and `shape`) to readF32, or call
+ * expectTensor(reader, name, {dtypes, shape}) / checkDtype before reading: an integer stored where
+ * a float weight belongs is an error, never silently converted. After reading, src/io/finite.ts
+ * checkFinite(file, name, data) refuses NaN / Inf; run folders use src/io/complete.ts.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import type { Backend } from "../core/backend.ts";
 import { type Dtype, MAX_HEADER_BYTES, parseHeader, SafetensorsError, type TensorEntry } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
-import { sameShape, toF32, viewAs } from "./safetensors-view.ts";
+import { checkDtype, sameShape, toF32, viewAs } from "./safetensors-view.ts";
 
 export { DTYPE_SIZE, type Dtype, MAX_HEADER_BYTES, SafetensorsError } from "./safetensors-header.ts";
 
 export type { StoredArray, StoredArrayOf } from "./safetensors-types.ts";
-export { toF32, viewAs } from "./safetensors-view.ts";
+export { checkDtype, expectTensor, FLOAT_WEIGHT_DTYPES, toF32, viewAs } from "./safetensors-view.ts";
 
 export interface TensorInfo {
   readonly dtype: Dtype;
@@ -30,9 +34,15 @@ export interface TensorInfo {
   readonly byteLength: number;
 }
 
-/** Options of readF32: `shape` asserts the stored shape; `backend` does the F16/BF16 widening. */
+/**
+ * Options of readF32: `shape` asserts the stored shape; `dtypes` lists the stored dtypes the caller
+ * accepts for this tensor (others are an error naming tensor, dtype and the accepted ones, with
+ * `purpose` saying why, e.g. "a float weight"); `backend` does the F16/BF16 widening.
+ */
 export interface ReadF32Options {
   shape?: readonly number[];
+  dtypes?: readonly Dtype[];
+  purpose?: string;
   backend?: Pick<Backend, "f16ToF32" | "bf16ToF32">;
 }
 
@@ -231,6 +241,7 @@ export class SafetensorsFile implements TensorReader {
         name,
         `has shape [${e.shape.join(", ")}]; expected [${options.shape.join(", ")}]`,
       );
+    if (options.dtypes) checkDtype(this.path, name, e.dtype, options.dtypes, options.purpose);
     return toF32(e.dtype, this.read(name), options.backend);
   }
 

@@ -7,6 +7,7 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 import { BpeEncoder } from "./bpe-encoder.ts";
 import { byteLevelBpeParts, type TokenizerJson } from "./tokenizer-json.ts";
+import { validateTokenizerJson } from "./validate.ts";
 
 export interface LoadedTokenizer {
   path: string;
@@ -35,18 +36,22 @@ const PROBE_TEXT =
 
 /**
  * json: tokenizer.json parsed (checked to be an object with a "model" object by the caller);
- * config: tokenizer_config.json fields (bos_token, eos_token, pad_token, ...); path names the file in errors.
+ * config: tokenizer_config.json fields (bos_token, eos_token, pad_token, ...), or a function reading
+ * them (called after the structural check of validate.ts); path names the file in errors.
  */
 export function tokenizerFromJson(
   json: TokenizerJson,
-  configIn: Record<string, unknown>,
+  configIn: Record<string, unknown> | (() => Record<string, unknown>),
   path: string,
   options: LoadTokenizerOptions = {},
 ): LoadedTokenizer {
   if (!json || typeof json !== "object" || !json.model || typeof json.model !== "object") {
     throw new Error(`tokenizer file "${path}" is not a Hugging Face tokenizer.json: it has no "model" object`);
   }
-  const config: Record<string, unknown> = { ...configIn, clean_up_tokenization_spaces: false };
+  validateTokenizerJson(path, json);
+  const fields = typeof configIn === "function" ? configIn() : configIn;
+  const config: Record<string, unknown> = { ...fields, clean_up_tokenization_spaces: false };
+  const configPath = `${path.replace(/[^/\\]*$/, "")}tokenizer_config.json`;
   let hf: Tokenizer;
   try {
     hf = new Tokenizer(
@@ -75,6 +80,9 @@ export function tokenizerFromJson(
     if (fromConfig !== undefined) {
       const id = hf.token_to_id(fromConfig);
       if (id !== undefined) return id;
+      throw new Error(
+        `tokenizer config "${configPath}": ${configKey} ${JSON.stringify(fromConfig)} is not a token of "${path}"; expected one of its tokens`,
+      );
     }
     for (const name of names) {
       const t = added.find((a) => a.content === name);

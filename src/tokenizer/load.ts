@@ -2,8 +2,11 @@
  * loadTokenizer(path): any Hugging Face tokenizer.json (ours, GPT-2's, Gemma's SentencePiece-style
  * BPE with byte fallback, ...) behind one small interface for the LM runtime and the data pipeline.
  *
- * - The file is always loaded by @huggingface/tokenizers (Tokenizers.js), which implements the whole
- *   HF pipeline; a file it rejects gives a one-line error.
+ * - The file is first checked structurally (validate.ts: model type vs contents, unique ids, merges
+ *   of vocab tokens, added tokens consistent with the vocab), then always loaded by
+ *   @huggingface/tokenizers (Tokenizers.js), which implements the whole HF pipeline; a file it
+ *   rejects gives a one-line error. A bos/eos/pad token named in tokenizer_config.json that is not
+ *   in the vocabulary is an error (not a silent fall-back to the usual names).
  * - For GPT-2-style byte-level BPE files (ours and GPT-2's) our own encoder (bpe-encoder.ts) is the
  *   fast path, used only after it reproduces Tokenizers.js's ids on a probe text; otherwise (or with
  *   engine "hf") every call goes through Tokenizers.js.
@@ -33,7 +36,7 @@ export function loadTokenizer(path: string, options: LoadTokenizerOptions = {}):
   if (!json || typeof json !== "object" || !json.model || typeof json.model !== "object") {
     throw new Error(`tokenizer file "${path}" is not a Hugging Face tokenizer.json: it has no "model" object`);
   }
-  return tokenizerFromJson(json, readConfig(path), path, options);
+  return tokenizerFromJson(json, () => readConfig(path), path, options);
 }
 
 /** tokenizer_config.json beside the tokenizer file, or {} (clean-up of spaces is always turned off). */

@@ -1,7 +1,7 @@
 """Minimal safetensors writer (the format, by hand: python `safetensors` may be absent).
 
 File layout: u64 little-endian header length N, then N bytes of JSON
-  {name: {"dtype": "F32"|"F16"|"BF16"|"I32"|"I64", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}}
+  {name: {"dtype": "F64"|"F32"|"F16"|"BF16"|"I32"|"I64", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}}
 padded with spaces to a multiple of 8, then the raw little-endian tensor bytes (offsets relative to
 the end of the header).
 """
@@ -12,6 +12,7 @@ import struct
 import torch
 
 _DTYPES = {
+    torch.float64: ("F64", torch.int64),
     torch.float32: ("F32", torch.int32),
     torch.float16: ("F16", torch.int16),
     torch.bfloat16: ("BF16", torch.int16),
@@ -50,7 +51,7 @@ def save_file(tensors: dict, path: str, metadata: dict | None = None) -> int:
 
 
 def load_file(path: str) -> dict:
-    """Reads back a safetensors file (F32/F16/BF16/I32/I64) into torch tensors (round-trip check)."""
+    """Reads back a safetensors file (F64/F32/F16/BF16/I32/I64) into torch tensors (round-trip check)."""
     names = {v[0]: k for k, v in _DTYPES.items()}
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]

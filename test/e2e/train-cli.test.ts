@@ -1,0 +1,119 @@
+/**
+ * `msae train` as a user runs it (child processes) on stores harvested from the tiny Gemma-2
+ * fixtures:
+ *  - two archs on one store write runs/<name>/sae/<arch>/<hook>/ (SAELens folder, log, checkpoint);
+ *  - streaming from the model (--model --data --hook) with the same --tokens trains on the same
+ *    rows in the same order, so its weights are byte-identical to the store-trained ones;
+ *  - faults: --k on relu, an unknown arch, a bad number, two stores whose d differ, --resume with
+ *    another --l1: one line each, exit 2 (usage) or 1 (runtime).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const BIN = join(ROOT, "bin", "msae.js");
+const OLD = join(ROOT, "test", "golden", "lm", "gemma2-old"); // d 48
+const NEW = join(ROOT, "test", "golden", "lm", "gemma2-new"); // d 32
+const HOOK = "blocks.1.hook_resid_post";
+const dir = mkdtempSync(join(tmpdir(), "msae-train-cli-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function msae(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, CI: "true" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const SMALL = [
+  "--tokens",
+  "4096",
+  "--batch-size",
+  "64",
+  "--config",
+  '{"bufferContexts":16,"contextSize":32,"llmBatch":8}',
+];
+const store = (run: string) => join(dir, run, "acts", HOOK);
+
+before(() => {
+  for (const [run, model] of [
+    ["old", OLD],
+    ["new", NEW],
+  ] as const) {
+    const r = msae(
+      ["harvest", "--model", model, "--data", "brown:validation", "--hooks", HOOK, "--tokens", "4096"].concat([
+        "--context",
+        "32",
+        "--llm-batch",
+        "8",
+        "--out",
+        join(dir, run),
+      ]),
+    );
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
+
+test("store and streaming runs write SAELens folders; streaming gives byte-identical weights", () => {
+  const a = msae(["train", "--arch", "relu,topk", "--k", "8", "--acts", store("old"), ...SMALL]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /train: done at step 16\/16, 4096 tokens/);
+  const out = join(dir, "stream");
+  const b = msae(
+    ["train", "--arch", "relu,topk", "--k", "8", "--model", OLD, "--data", "brown:validation"].concat([
+      "--hook",
+      HOOK,
+      "--out",
+      out,
+      ...SMALL,
+    ]),
+  );
+  assert.equal(b.code, 0, b.stderr);
+  for (const arch of ["relu", "topk"]) {
+    const da = join(dir, "old", "sae", arch, HOOK);
+    const db = join(out, "sae", arch, HOOK);
+    assert.ok(readdirSync(da).includes("cfg.json"));
+    const cfg = JSON.parse(readFileSync(join(da, "cfg.json"), "utf8"));
+    assert.equal(cfg.architecture, arch === "relu" ? "standard" : "topk");
+    assert.equal(cfg.metadata.hook_name, HOOK);
+    assert.ok(
+      readFileSync(join(da, "sae_weights.safetensors")).equals(readFileSync(join(db, "sae_weights.safetensors"))),
+      `${arch}: the streamed SAE differs from the store-trained one`,
+    );
+  }
+});
+
+test("bad flags and mismatched data are one-line errors", () => {
+  const cases: [string[], number, RegExp][] = [
+    [
+      ["--arch", "relu", "--k", "4", "--acts", store("old")],
+      2,
+      /^msae: --k does not apply to --arch relu: it is for topk/,
+    ],
+    [["--arch", "nope", "--acts", store("old")], 2, /^msae: --arch "nope" is not valid: expected one of base,/],
+    [["--arch", "relu", "--l1", "x", "--acts", store("old")], 2, /^msae: --l1 "x" is not valid: expected a number/],
+    [
+      ["--arch", "relu", "--acts", `${store("old")},${store("new")}`, "--out", join(dir, "mix")],
+      2,
+      /^msae: store .* has d = 32 but .* has d = 48/,
+    ],
+    [
+      ["--arch", "relu,topk", "--k", "8", "--l1", "2", "--acts", store("old"), ...SMALL, "--resume"],
+      1,
+      /^msae: --resume: relu\/blocks\.1\.hook_resid_post was checkpointed with config\.sae\.l1 = 1 but this run has 2/,
+    ],
+  ];
+  for (const [args, code, re] of cases) {
+    const r = msae(["train", ...args]);
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+    assert.match(lines[0], re);
+  }
+});
