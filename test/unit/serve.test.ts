@@ -260,6 +260,17 @@ test("a burst of concurrent bad and good requests: every good one gets the exact
   assert.equal((await get("/report/")).status, 200);
 });
 
+test("a port in use and a missing run folder are one-line errors", async () => {
+  await assert.rejects(
+    startServer({ root, port: srv.port, host: "127.0.0.1", model: null }),
+    /port \d+ on 127.0.0.1 is in use/,
+  );
+  await assert.rejects(
+    startServer({ root: join(base, "missing"), port: 0, host: "127.0.0.1", model: null }),
+    /does not exist/,
+  );
+});
+
 test("msae serve: bad options are usage errors naming the option", async () => {
   const { Command } = await import("commander");
   const { register } = await import("../../src/cli/serve.ts");

@@ -322,9 +322,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   server.on("connect", refuseRaw("405 Method Not Allowed"));
   server.on("upgrade", refuseRaw("400 Bad Request"));
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === "EADDRINUSE"
+          ? new Error(`port ${opts.port} on ${opts.host} is in use; pass --port <n> (0 picks a free port)`)
+          : e.code === "EADDRNOTAVAIL"
+            ? new Error(`cannot bind ${opts.host}: not an address of this machine; expected e.g. 127.0.0.1`)
+            : e,
+      ),
+    );
     server.listen(opts.port, opts.host, () => {
-      server.off("error", reject);
+      server.removeAllListeners("error");
       resolve();
     });
   });
