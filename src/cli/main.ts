@@ -11,6 +11,7 @@ import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
 import { registerSae } from "./sae.ts";
+import { register as registerServe } from "./serve.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 import { register as registerTrain } from "./train.ts";
 
@@ -32,6 +33,7 @@ registerSae(program);
 registerTrain(program);
 registerEval(program);
 registerFeatures(program);
+registerServe(program);
 oneLineCommanderErrors(program); // after every command is registered
 
 const debug = process.argv.includes("--debug");

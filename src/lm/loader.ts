@@ -23,10 +23,12 @@ import { checkComplete } from "../io/complete.ts";
 import type { TensorReader } from "../io/safetensors.ts";
 import { openWeights } from "../io/safetensors-sharded.ts";
 import { type LoadedTokenizer, loadTokenizer } from "../tokenizer/load.ts";
+import { buildModel, checkSpecialIds, checkTokenizerFits, ModelLoadError, type SpecialIds } from "./build.ts";
 import type { RawConfig } from "./config-fields.ts";
-import { LanguageModel } from "./model.ts";
+import type { LanguageModel } from "./model.ts";
 import { type Architecture, findArchitecture } from "./registry.ts";
-import { readWeights } from "./weights.ts";
+
+export { checkSpecialIds, ModelLoadError } from "./build.ts";
 
 export interface LoadModelOptions {
   /** Backend the forward runs on (default: getBackend(), native when built). */
@@ -37,10 +39,6 @@ export interface LoadModelOptions {
   allowNonFinite?: boolean;
   /** With allowNonFinite: told about the first non-finite tensor (the CLI prints a warning). */
   onNonFinite?: (message: string) => void;
-}
-
-export class ModelLoadError extends Error {
-  override name = "ModelLoadError";
 }
 
 /** Checks `dir` is a folder and reads + parses its config.json. */
@@ -71,9 +69,8 @@ export function readModelConfig(dir: string): { arch: Architecture; config: unkn
 export function loadModel(dir: string, options: LoadModelOptions = {}): LanguageModel {
   const backend = options.backend ?? getBackend();
   checkComplete(dir, { what: "model folder" });
-  const { arch, config } = readModelConfig(dir);
+  const { arch, config, raw } = readModelConfig(dir); // config errors come first
   const dims = arch.dims(config);
-
   const ids = arch.specialIds(config);
   checkSpecialIds(join(dir, "config.json"), ids, dims.vocabSize);
   let tokenizer = null;
@@ -84,77 +81,25 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): Language
     tokenizer = loadTokenizer(tokPath);
     checkTokenizerAgrees(dir, tokenizer, ids, dims.vocabSize);
   }
-
   let reader: TensorReader;
   try {
     reader = openWeights(dir);
   } catch (e) {
     throw new ModelLoadError((e as Error).message.split("\n")[0]);
   }
-  let weights: Map<string, Float32Array>;
   try {
-    weights = readWeights(reader, arch.weightSpecs(config), arch.prefixes, reader.path, backend, {
-      allowNonFinite: options.allowNonFinite,
-      onNonFinite: options.onNonFinite,
-      ignored: arch.ignored,
-    });
+    return buildModel(raw, join(dir, "config.json"), reader, tokenizer, backend, dir, options);
   } finally {
     reader.close();
   }
-  let parameterCount = 0;
-  for (const t of weights.values()) parameterCount += t.length;
-  const model = arch.build(config, weights, backend);
-  return new LanguageModel(
-    model,
-    {
-      architecture: arch.name,
-      source: dir,
-      parameterCount,
-      bosId: tokenizer?.bosId ?? ids.bos,
-      eosId: tokenizer?.eosId ?? ids.eos,
-      padId: tokenizer?.padId ?? ids.pad,
-    },
-    backend,
-    tokenizer,
-  );
 }
 
-type SpecialIds = { bos: number | null; eos: number | null; pad: number | null };
-const ID_FIELDS = { bos: "bos_token_id", eos: "eos_token_id", pad: "pad_token_id" } as const;
-
-/** Config special-token ids must index the embedding: 0 <= id < vocab_size. */
-export function checkSpecialIds(where: string, ids: SpecialIds, vocabSize: number): void {
-  for (const k of ["bos", "eos", "pad"] as const) {
-    const id = ids[k];
-    if (id !== null && id >= vocabSize)
-      throw new ModelLoadError(
-        `${where}: ${ID_FIELDS[k]} ${id} is outside the vocabulary; expected an id < vocab_size ${vocabSize}`,
-      );
-  }
-}
-
-/**
- * tokenizer.json vs config.json: the tokenizer's ids must fit the embedding rows (vocab_size; more
- * rows than tokens is fine, as padded vocabularies are), and a special token both name must have
- * the same id in both.
- */
+/** checkTokenizerFits (build.ts) for the model folder `dir`. */
 export function checkTokenizerAgrees(
   dir: string,
   tok: Pick<LoadedTokenizer, "path" | "vocabSize" | "bosId" | "eosId" | "padId">,
   ids: SpecialIds,
   vocabSize: number,
 ): void {
-  if (tok.vocabSize > vocabSize)
-    throw new ModelLoadError(
-      `${tok.path} has ${tok.vocabSize} tokens but the model's embedding has ${vocabSize} rows (config vocab_size); expected at most ${vocabSize} tokens`,
-    );
-  const fromTok = { bos: tok.bosId, eos: tok.eosId, pad: tok.padId };
-  for (const k of ["bos", "eos", "pad"] as const) {
-    const a = ids[k];
-    const b = fromTok[k];
-    if (a !== null && b !== null && a !== b)
-      throw new ModelLoadError(
-        `${join(dir, "config.json")}: ${ID_FIELDS[k]} is ${a} but ${tok.path} has its ${k} token at id ${b}; expected them to agree`,
-      );
-  }
+  checkTokenizerFits(join(dir, "config.json"), tok, ids, vocabSize);
 }

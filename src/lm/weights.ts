@@ -6,7 +6,8 @@
  */
 import type { Backend } from "../core/backend.ts";
 import { checkFinite } from "../io/finite.ts";
-import { checkDtype, FLOAT_WEIGHT_DTYPES, type TensorReader } from "../io/safetensors.ts";
+import type { TensorReader } from "../io/safetensors.ts";
+import { checkDtype, FLOAT_WEIGHT_DTYPES } from "../io/safetensors-view.ts";
 
 export interface WeightSpec {
   /** Canonical name, e.g. "layers.0.self_attn.q_proj.weight". */
