@@ -164,6 +164,11 @@ test("a training killed with SIGKILL and continued with --resume ends byte-ident
   });
   await new Promise((res) => child.on("exit", res));
   assert.equal(existsSync(join(killed, "sae", "relu", HOOK, "cfg.json")), false, "killed before the end");
+  // The half-trained SAE folder is refused with one line, never loaded as if complete.
+  const ev = msae(["eval", "--sae", join(killed, "sae", "relu", HOOK), "--acts", store("old")]);
+  assert.equal(ev.code, 1);
+  assert.equal(ev.stderr.trim().split("\n").length, 1, ev.stderr);
+  assert.match(ev.stderr, /^msae: .*cfg\.json/);
   const b = msae([...args(killed), "--resume"]);
   assert.equal(b.code, 0, b.stderr);
   assert.match(b.stderr, /resuming 3 SAE\(s\) at step \d+\/150/);

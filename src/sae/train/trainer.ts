@@ -186,7 +186,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
     });
   }
   log(
-    `training ${jobs.map((j) => j.name).join(", ")} | d ${stream.d} | ${totalSteps} steps of ${A} x ${B} rows ` +
+    `training ${jobs.length <= 4 ? jobs.map((j) => j.name).join(", ") : `${jobs.length} SAEs (${o.archs.length} architectures x ${hooks.length} hooks)`} | d ${stream.d} | ${totalSteps} steps of ${A} x ${B} rows ` +
       `(${targetTokens} tokens) | recipe ${c.recipe} | backend ${be.name}`,
   );
 
