@@ -122,7 +122,7 @@ export async function runExplorerBench(o: ExplorerBenchOptions): Promise<Explore
       const page = await browser.newPage();
       o.log?.(`loading the explorer for ${saeId} in headless Chromium ${browser.version()}`);
       const t0 = performance.now();
-      await page.goto(`${srv.url}explorer/?sae=${encodeURIComponent(saeId)}`);
+      await page.goto(`${srv.url}explorer/?sae=${encodeURIComponent(`sae/${saeId}`)}`);
       const info = (await page.evaluate("window.msaeExplorer.ready")) as { features: number };
       const loadMs = performance.now() - t0;
       const timings = (await page.evaluate("window.msaeExplorer.timings")) as Record<string, number>;

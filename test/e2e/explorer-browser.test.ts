@@ -77,9 +77,9 @@ test("explorer: browser codes equal Node's (<= 1e-4), all requests local, tokens
     });
     for (let s = 0; s < saes.length; s++) {
       const { arch, hook } = saes[s];
-      await page.goto(`${srv.url}explorer/?sae=${encodeURIComponent(`${arch}/${hook}`)}`);
+      await page.goto(`${srv.url}explorer/?sae=${encodeURIComponent(`sae/${arch}/${hook}`)}`);
       const info = (await page.evaluate("window.msaeExplorer.ready")) as { sae: string; features: number };
-      assert.equal(info.sae, `${arch}/${hook}`);
+      assert.equal(info.sae, `sae/${arch}/${hook}`);
       assert.equal(info.features, saes[s].m);
       const got = (await page.evaluate(`window.msaeExplorer.run(${JSON.stringify(TEXT)})`)) as {
         ids: number[];
@@ -124,7 +124,7 @@ test("explorer: browser codes equal Node's (<= 1e-4), all requests local, tokens
     assert.equal(dom.tokens, T);
     assert.equal(dom.bars, T);
     assert.ok(dom.shaded >= 1, "tokens shaded by the selected feature");
-    assert.ok(dom.links.length >= 1 && dom.links.every((h) => /^\/features\/\d+$/.test(h)), dom.links.join(" "));
+    assert.ok(dom.links.length >= 1 && dom.links.every((h) => /^\/features\/\d+\.html$/.test(h)), dom.links.join(" "));
     assert.match(dom.status, new RegExp(`^${T} tokens in \\d+ ms`));
 
     // Feature search by top tokens (the features index) and among this text's active features.
@@ -133,8 +133,8 @@ test("explorer: browser codes equal Node's (<= 1e-4), all requests local, tokens
     const found = (await page.evaluate(
       `[...document.querySelectorAll("#search-results a")].map((a) => a.getAttribute("href"))`,
     )) as string[];
-    assert.equal(found[0], "/features/7", found.join(" "));
-    assert.ok(!found.includes("/features/9"));
+    assert.equal(found[0], "/features/7.html", found.join(" "));
+    assert.ok(!found.includes("/features/9.html"));
     assert.match((await page.textContent("#search-results")) ?? "", /1 feature with "jury" among their top tokens/);
 
     // Feature search by id selects it.

@@ -136,7 +136,7 @@ test("serves the index, files under the run folder with their content types, HEA
 
 test("the explorer's model files: only the fixed names of the model folder", async () => {
   const list = JSON.parse((await get("/explorer/saes.json")).body.toString());
-  const relu = list.saes.find((x: { id: string }) => x.id === "relu/blocks.1.hook_resid_post");
+  const relu = list.saes.find((x: { id: string }) => x.id === "sae/relu/blocks.1.hook_resid_post");
   assert.equal(relu.model, "m0");
   assert.equal(relu.problem, null);
   assert.match(list.saes.find((x: { id: string }) => x.id !== relu.id).problem, /no sae_weights.safetensors/);

@@ -24,6 +24,9 @@ interface SaeListing {
   d_sae: number | null;
   model: string | null;
   problem: string | null;
+  /** Its feature pages' folder relative to the run root, or null. */
+  features: string | null;
+  features_index: boolean;
 }
 interface Listing {
   run: string;
@@ -80,6 +83,7 @@ class ExplorerUi {
   private selected: number | null = null;
   private selectedToken: number | null = null;
   private featureIndex: FeatureIndexEntry[] | null = null;
+  private featuresBase = "/features";
   readonly timings: Record<string, number> = {};
 
   async load(): Promise<{ sae: string; features: number; hook: string; loadMs: number }> {
@@ -103,7 +107,9 @@ class ExplorerUi {
     const modelId = sae.model as string;
     const model = listing.models[modelId];
     status(`loading ${model.name} and ${sae.id} ...`);
-    const saeUrl = `/sae/${sae.id.split("/").map(encodeURIComponent).join("/")}`;
+    const saeUrl = `/${sae.id.split("/").map(encodeURIComponent).join("/")}`;
+    // Feature pages: this SAE's own site when msae features wrote one, else the run's features/.
+    this.featuresBase = sae.features ? `/${sae.features.split("/").map(encodeURIComponent).join("/")}` : "/features";
     const modelUrl = `/model/${encodeURIComponent(modelId)}`;
     const [modelConfig, tokenizerJson, tokenizerConfig, modelWeights, saeCfg, saeWeights] = await Promise.all([
       fetchJson(`${modelUrl}/config.json`),
@@ -132,9 +138,10 @@ class ExplorerUi {
       `${model.name} (${this.engine.model.info.architecture}, ${this.engine.model.dims.nLayers} layers, ` +
       `d_model ${this.engine.model.dims.dModel}) up to ${this.engine.hook}; SAE ${this.engine.sae.sae.arch} with ` +
       `${this.engine.features} features; running in this browser on msae's TypeScript engine.`;
-    if (listing.features_index) {
+    if (sae.features_index || listing.features_index) {
       try {
-        const list = ((await fetchJson("/features/index.json")) as { features?: FeatureIndexEntry[] }).features;
+        const list = ((await fetchJson(`${this.featuresBase}/index.json`)) as { features?: FeatureIndexEntry[] })
+          .features;
         if (Array.isArray(list)) this.featureIndex = list;
       } catch {
         this.featureIndex = null; // search by id still works
@@ -195,7 +202,7 @@ class ExplorerUi {
     row.append(b);
     if (v !== undefined) row.append(el("span", fmt(v), "val"));
     const a = el("a", "page");
-    a.href = `/features/${id}`;
+    a.href = `${this.featuresBase}/${id}.html`;
     row.append(a);
     return row;
   }
@@ -241,7 +248,7 @@ class ExplorerUi {
     if (f === null) return;
     const head = el("h3");
     const link = el("a", `feature #${f}`);
-    link.href = `/features/${f}`;
+    link.href = `${this.featuresBase}/${f}.html`;
     head.append(link, document.createTextNode(` max ${fmt(max)} over this text`));
     featPanel.append(head);
     const bars = el("div", undefined, "bars");

@@ -21,11 +21,12 @@ export function indexHtml(run: RunFolder): string {
               (s.problem
                 ? `<span class="bad">${escapeHtml(s.problem)}</span>`
                 : `d_in ${s.dIn}, d_sae ${s.dSae}, on ${escapeHtml(basename(s.modelDir ?? ""))} &middot; <a href="/explorer/?sae=${escapeHtml(encodeURIComponent(s.id))}">explore</a>`) +
-              ` &middot; <a href="${href(["sae", s.arch, s.hook, "cfg.json"])}">cfg.json</a>`,
+              ` &middot; <a href="${href([...s.id.split("/"), "cfg.json"])}">cfg.json</a>` +
+              (s.features ? ` &middot; <a href="${href([...s.features.split("/"), ""])}">feature pages</a>` : ""),
           ),
         )
         .join("\n")
-    : li("none (msae sae train writes sae/&lt;arch&gt;/&lt;hook&gt;/)");
+    : li("none (msae train writes sae/&lt;arch&gt;/&lt;hook&gt;/, msae ablate seed-&lt;s&gt;/sae/...)");
   const stores = run.stores.length
     ? run.stores
         .map((s) =>
@@ -49,7 +50,18 @@ code{font-size:13px}.bad{color:#b00020}h2{font-size:17px;margin-top:22px}</style
 <body>
 <h1>run ${escapeHtml(run.name)}</h1>
 <h2>report</h2><ul>${run.report ? li('<a href="/report/">report/index.html</a>') : li("none (msae report writes report/)")}</ul>
-<h2>features</h2><ul>${run.features ? li('<a href="/features/">feature pages</a>') : li("none (msae features writes features/)")}</ul>
+<h2>features</h2><ul>${
+    run.features || run.saes.some((s) => s.features)
+      ? [
+          ...(run.features ? [li('<a href="/features/">feature pages</a>')] : []),
+          ...run.saes
+            .filter((s) => s.features)
+            .map((s) =>
+              li(`<a href="${href([...(s.features ?? "").split("/"), ""])}">${escapeHtml(s.features ?? "")}</a>`),
+            ),
+        ].join("")
+      : li("none (msae features writes [seed-&lt;s&gt;/]features/&lt;arch&gt;/&lt;hook&gt;/)")
+  }</ul>
 <h2>SAEs</h2><ul>
 ${saes}
 </ul>

@@ -3,7 +3,9 @@
  *
  *   report/index.html                         the ablation report
  *   features/index.html, features/index.json  feature pages and their search index (msae features)
- *   sae/<arch>/<hook>/cfg.json + sae_weights.safetensors     SAEs (SAELens layout)
+ *   sae/<arch>/<hook>/cfg.json + sae_weights.safetensors     SAEs (SAELens layout), also under
+ *                                             seed-<s>/ (an ablation's seeds: seed-<s>/sae/<arch>/<hook>/)
+ *   [seed-<s>/]features/<arch>/<hook>/        that SAE's feature pages (msae features' default --out)
  *   acts/<hook>/manifest.json                 activation stores
  *   eval/*.json                               evaluations
  *
@@ -18,8 +20,12 @@ import { MANIFEST, readManifest } from "../../harvest/manifest.ts";
 import { readSaelensConfig, SAELENS_CFG_FILE, SAELENS_WEIGHTS_FILE } from "../../io/saelens.ts";
 
 export interface SaeEntry {
-  /** "<arch>/<hook>" (the folder under sae/). */
+  /** The SAE folder relative to the run root: "sae/<arch>/<hook>" or "seed-<s>/sae/<arch>/<hook>". */
   id: string;
+  /** Its feature pages relative to the run root ("[seed-<s>/]features/<arch>/<hook>"), or null. */
+  features: string | null;
+  /** features/index.json exists there (search by top tokens). */
+  featuresIndex: boolean;
   arch: string;
   hook: string;
   dIn: number | null;
@@ -75,31 +81,44 @@ export function modelFor(modelName: unknown, override: string | null): string {
 
 export function scanRunFolder(root: string, modelOverride: string | null): RunFolder {
   const saes: SaeEntry[] = [];
-  for (const arch of dirs(join(root, "sae")))
-    for (const hook of dirs(join(root, "sae", arch))) {
-      const folder = join(root, "sae", arch, hook);
-      const entry: SaeEntry = {
-        id: `${arch}/${hook}`,
-        arch,
-        hook,
-        dIn: null,
-        dSae: null,
-        modelDir: null,
-        problem: null,
-      };
-      try {
-        if (!existsSync(join(folder, SAELENS_WEIGHTS_FILE))) throw new Error(`no ${SAELENS_WEIGHTS_FILE}`);
-        const cfg = readSaelensConfig(join(folder, SAELENS_CFG_FILE));
-        entry.dIn = cfg.d_in;
-        entry.dSae = cfg.d_sae;
-        entry.modelDir = modelFor(cfg.metadata.model_name, modelOverride);
-        if (!existsSync(join(entry.modelDir, "model.safetensors")))
-          throw new Error(`model folder ${entry.modelDir} has no model.safetensors (the explorer needs a single file)`);
-      } catch (e) {
-        entry.problem = (e as Error).message.split("\n")[0];
+  const prefixes = [
+    "",
+    ...dirs(root)
+      .filter((d) => /^seed-\d+$/.test(d))
+      .map((d) => `${d}/`),
+  ];
+  for (const prefix of prefixes)
+    for (const arch of dirs(join(root, prefix, "sae")))
+      for (const hook of dirs(join(root, prefix, "sae", arch))) {
+        const folder = join(root, prefix, "sae", arch, hook);
+        const site = `${prefix}features/${arch}/${hook}`;
+        const hasSite = existsSync(join(root, site, "index.html"));
+        const entry: SaeEntry = {
+          id: `${prefix}sae/${arch}/${hook}`,
+          features: hasSite ? site : null,
+          featuresIndex: hasSite && existsSync(join(root, site, "index.json")),
+          arch,
+          hook,
+          dIn: null,
+          dSae: null,
+          modelDir: null,
+          problem: null,
+        };
+        try {
+          if (!existsSync(join(folder, SAELENS_WEIGHTS_FILE))) throw new Error(`no ${SAELENS_WEIGHTS_FILE}`);
+          const cfg = readSaelensConfig(join(folder, SAELENS_CFG_FILE));
+          entry.dIn = cfg.d_in;
+          entry.dSae = cfg.d_sae;
+          entry.modelDir = modelFor(cfg.metadata.model_name, modelOverride);
+          if (!existsSync(join(entry.modelDir, "model.safetensors")))
+            throw new Error(
+              `model folder ${entry.modelDir} has no model.safetensors (the explorer needs a single file)`,
+            );
+        } catch (e) {
+          entry.problem = (e as Error).message.split("\n")[0];
+        }
+        saes.push(entry);
       }
-      saes.push(entry);
-    }
   const stores: StoreEntry[] = [];
   for (const hook of dirs(join(root, "acts"))) {
     const s: StoreEntry = { hook, tokens: null, complete: false, problem: null };

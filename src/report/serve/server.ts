@@ -223,6 +223,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         d_sae: s.dSae,
         model: s.modelDir ? (modelIds.get(s.modelDir) ?? null) : null,
         problem: s.problem,
+        features: s.features,
+        features_index: s.featuresIndex,
       })),
       models,
       features_index: run.featuresIndex,
