@@ -42,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   msae::RegisterEmbed(env, exports);
   msae::RegisterAdam(env, exports);
   msae::RegisterConvert(env, exports);
+  msae::RegisterFinite(env, exports);
   return exports;
 }
 

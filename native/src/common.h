@@ -81,5 +81,6 @@ void RegisterTopk(Napi::Env env, Napi::Object exports);       // topk.cc
 void RegisterEmbed(Napi::Env env, Napi::Object exports);      // embed.cc (gather, scatter-add, rope)
 void RegisterAdam(Napi::Env env, Napi::Object exports);       // adam.cc
 void RegisterConvert(Napi::Env env, Napi::Object exports);    // convert.cc (f16/bf16)
+void RegisterFinite(Napi::Env env, Napi::Object exports);     // finite.cc (NaN / Inf scan)
 
 }  // namespace msae

@@ -1,10 +1,11 @@
 /**
  * `msae bench <what>`: benchmarks measure, print a table and write JSON (DESIGN.md s.6). This file
- * only parses options; the benchmark logic lives under bench/. Subcommands: `kernels`, `lm`, `harvest`.
+ * only parses options; the benchmark logic lives under bench/. Subcommands: `kernels`, `lm`, `harvest`, `explorer`.
  */
 import type { Command } from "commander";
 import { formatKernelTable, runKernelBench } from "../../bench/kernels.ts";
 import { atomicWriteJson } from "../io/atomic.ts";
+import { registerBenchExplorer } from "./bench-explorer.ts";
 import { registerBenchHarvest } from "./bench-harvest.ts";
 import { registerBenchLm } from "./bench-lm.ts";
 import { badOption, parseIntOption } from "./errors.ts";
@@ -68,4 +69,5 @@ export function register(program: Command): void {
   registerKernels(bench);
   registerBenchLm(bench);
   registerBenchHarvest(bench);
+  registerBenchExplorer(bench);
 }

@@ -3,6 +3,7 @@
  * failure exits 1; both print one plain line; the stack trace only with --debug. The error kinds
  * live in src/core/errors.ts (below the library); this file maps them to exit codes.
  */
+import type { Command } from "commander";
 import { badOption, UsageError } from "../core/errors.ts";
 
 export { badOption, UsageError };
@@ -26,4 +27,34 @@ export function reportError(e: unknown, debug: boolean): number {
   process.stderr.write(`msae: ${line}\n`);
   if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
   return usage ? 2 : 1;
+}
+
+/** "msae lm eval" for a command (its ancestors' names joined). */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * Commander's own errors (unknown option or command, missing argument or option value) become ONE
+ * line plus a pointer to the command's --help, instead of the error and the whole help text:
+ *   msae: unknown option '--bogus' (see `msae lm eval --help`)
+ * Applied to `program` and every command registered on it so far (call after registering).
+ */
+export function oneLineCommanderErrors(program: Command): void {
+  const visit = (cmd: Command): void => {
+    cmd.showHelpAfterError(false);
+    cmd.configureOutput({
+      outputError: (str, write) => {
+        const msg = str
+          .replace(/^error:\s*/i, "")
+          .replace(/\s*\n\s*/g, " ")
+          .trim();
+        write(`msae: ${msg} (see \`${commandPath(cmd)} --help\`)\n`);
+      },
+    });
+    for (const sub of cmd.commands) visit(sub);
+  };
+  visit(program);
 }

@@ -1,8 +1,11 @@
 /**
  * `msae lm`: train, evaluate and sample Gemma-2-architecture language models with the engine.
  *   msae lm train --config <json> --data brown:train --out <dir> [--resume] [--max-steps n]
- *   msae lm eval --model <dir> --data brown:validation [--train-data brown:train] [--json]
+ *   msae lm eval --model <dir> --data brown:validation [--train-data brown:train] [--json] [--allow-nonfinite]
  *   msae lm generate --model <dir> --prompt "..." [--max-tokens 60] [--temperature 0.8] [--top-k 40] [--seed 0]
+ *                    [--allow-nonfinite]
+ * A model whose weights hold NaN / Inf is refused (one line naming the tensor and index) unless
+ * --allow-nonfinite, which loads it with a warning (forensics).
  * Thin: parse and validate options, call src/lm/train/.
  */
 import type { Command } from "commander";
@@ -33,6 +36,13 @@ function checkSpec(option: string, spec: string): string {
     throw new UsageError(`${option}: ${(e as Error).message}`);
   }
   return spec;
+}
+
+const ALLOW_NONFINITE_HELP = "load weights holding NaN / Inf anyway (forensics; results will not be finite)";
+
+/** The warning printed when --allow-nonfinite lets a non-finite weight through. */
+function warnNonFinite(message: string): void {
+  process.stderr.write(`msae: warning (--allow-nonfinite): ${message.replace(/ \(--allow-nonfinite.*\)$/, "")}\n`);
 }
 
 export function register(program: Command): void {
@@ -83,6 +93,10 @@ export function register(program: Command): void {
             resume: opts.resume ?? false,
             stopAfter,
             shouldStop: () => stopRequested,
+            resumeCommand:
+              `msae lm train --resume --out ${opts.out} --data ${opts.data}` +
+              (opts.config ? ` --config ${opts.config}` : "") +
+              (opts.valData ? ` --val-data ${opts.valData}` : ""),
             backend,
             profile,
           });
@@ -111,8 +125,10 @@ export function register(program: Command): void {
     .option("--batch <n>", "contexts per forward batch", "8")
     .option("--json", "print the result as one JSON object")
     .option("--backend <name>", "auto, native or ref", "auto")
+    .option("--allow-nonfinite", ALLOW_NONFINITE_HELP)
     .action(
       async (opts: {
+        allowNonfinite?: boolean;
         model: string;
         data: string;
         trainData: string;
@@ -132,6 +148,8 @@ export function register(program: Command): void {
           batch,
           contextLength,
           backend: getBackend(backendOption(opts.backend)),
+          allowNonFinite: opts.allowNonfinite ?? false,
+          onNonFinite: warnNonFinite,
         });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -157,8 +175,10 @@ export function register(program: Command): void {
     .option("--top-k <k>", "sample among the k most likely tokens (0 = all)", "40")
     .option("--seed <n>", "random seed", "0")
     .option("--backend <name>", "auto, native or ref", "auto")
+    .option("--allow-nonfinite", ALLOW_NONFINITE_HELP)
     .action(
       (opts: {
+        allowNonfinite?: boolean;
         model: string;
         prompt: string;
         maxTokens: string;
@@ -171,7 +191,11 @@ export function register(program: Command): void {
         const temperature = parseNumberOption("--temperature", opts.temperature, 0, 100);
         const topK = parseIntOption("--top-k", opts.topK, 0);
         const seed = parseIntOption("--seed", opts.seed, 0, 2 ** 32 - 1);
-        const model = loadModel(opts.model, { backend: getBackend(backendOption(opts.backend)) });
+        const model = loadModel(opts.model, {
+          backend: getBackend(backendOption(opts.backend)),
+          allowNonFinite: opts.allowNonfinite ?? false,
+          onNonFinite: warnNonFinite,
+        });
         const tok = model.tokenizer!;
         const ids = generateIds(model, Array.from(tok.encode(opts.prompt)), { maxTokens, temperature, topK, seed });
         process.stdout.write(`${opts.prompt}${tok.decode(ids)}\n`);

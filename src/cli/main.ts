@@ -2,14 +2,16 @@
  * msae command line: one file per command under src/cli/, each exporting register(program).
  */
 import { Command } from "commander";
+import { register as registerAblate } from "./ablate.ts";
 import { register as registerBench } from "./bench.ts";
-import { register as registerDemo } from "./demo.ts";
-import { reportError } from "./errors.ts";
+import { oneLineCommanderErrors, reportError } from "./errors.ts";
 import { register as registerEval } from "./eval.ts";
+import { register as registerFeatures } from "./features.ts";
 import { register as registerHarvest } from "./harvest.ts";
 import { register as registerInspect } from "./inspect.ts";
 import { register as registerLm } from "./lm.ts";
 import { registerSae } from "./sae.ts";
+import { register as registerServe } from "./serve.ts";
 import { register as registerTokenizer } from "./tokenizer.ts";
 import { register as registerTrain } from "./train.ts";
 
@@ -21,7 +23,7 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-registerDemo(program);
+registerAblate(program);
 registerBench(program);
 registerTokenizer(program);
 registerInspect(program);
@@ -30,6 +32,9 @@ registerHarvest(program);
 registerSae(program);
 registerTrain(program);
 registerEval(program);
+registerFeatures(program);
+registerServe(program);
+oneLineCommanderErrors(program); // after every command is registered
 
 const debug = process.argv.includes("--debug");
 try {

@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { openCorpora } from "../data/spec.ts";
+import { checkOutputFile } from "../io/complete.ts";
 import { loadTokenizer } from "../tokenizer/load.ts";
 import { DEFAULT_SPECIALS, trainTokenizer, writeTokenizerJson } from "../tokenizer/train.ts";
 import { badOption, parseIntOption, UsageError } from "./errors.ts";
@@ -37,6 +38,7 @@ export function register(program: Command): void {
       if (vocabSize < specials.length + 256) {
         throw badOption("--vocab", opts.vocab, `at least ${specials.length + 256} (specials + 256 bytes)`);
       }
+      checkOutputFile(opts.out, "--out"); // before the work, not after it
       let corpus: ReturnType<typeof openCorpora>;
       try {
         corpus = openCorpora(opts.data ?? ["brown:train"]);

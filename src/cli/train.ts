@@ -7,6 +7,7 @@
  * Writes runs/<name>/sae/<arch>/<hook>/ (SAELens v6 folder, train_log.jsonl, checkpoint/).
  * Thin: parse and validate the flags into the training schema, open the data, call trainSaes.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { parseSaeTrainConfig, type SaeTrainInput } from "../config/sae-train.ts";
@@ -82,6 +83,11 @@ export function checkArchFlags(archs: readonly SaeArch[], given: { k: boolean; l
       throw new UsageError(`--${f} does not apply to --arch ${archs.join(",")}: it is for ${who[f]}`);
 }
 
+function readConfigFile(path: string): string {
+  if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file (give a JSON object or a .json file)`);
+  return readFileSync(path, "utf8");
+}
+
 /** The run folder of a store runs/<name>/acts/<hook>: runs/<name>. */
 function runOfStore(dir: string): string {
   const acts = dirname(resolve(dir));
@@ -105,7 +111,10 @@ export function register(program: Command): void {
     .option("--tokens <n>", "tokens to train on (epochs repeat as needed)")
     .option("--recipe <name>", "paper or default (see README)")
     .option("--batch-size <n>", "SAE micro-batch rows (recipe: 2048)")
-    .option("--config <json>", "training config as JSON (any field of the schema; flags override it)")
+    .option(
+      "--config <json|file>",
+      "training config: a JSON object or a .json file (any schema field; flags override it)",
+    )
     .option("--out <dir>", "run folder; SAEs go to <out>/sae/<arch>/<hook>/ (default: the store's run)")
     .option("--resume", "continue the run in --out from its last checkpoint")
     .option("--backend <name>", "auto, native or ref", "auto")
@@ -114,8 +123,9 @@ export function register(program: Command): void {
       checkArchFlags(archs, { k: raw.k !== undefined, l1: raw.l1 !== undefined, l2: raw.l2 !== undefined });
       let input: Record<string, unknown> = {};
       if (raw.config) {
+        const text = raw.config.trim().startsWith("{") ? raw.config : readConfigFile(raw.config);
         try {
-          input = JSON.parse(raw.config) as Record<string, unknown>;
+          input = JSON.parse(text) as Record<string, unknown>;
         } catch {
           throw new UsageError(`--config is not valid JSON: ${raw.config.slice(0, 60)}`);
         }

@@ -1,7 +1,8 @@
 /**
  * `msae train`: the SAE training run (DESIGN.md s.2 "Training protocol"), one zod schema, every
- * value a field with its default. The resolved object is written to
- * runs/<name>/sae/train_config.json and into each SAE's checkpoint fingerprint.
+ * value a field with its default. The resolved object (with each SAE's resolved hyperparameters,
+ * dataset scale and data identity) is written to runs/<name>/sae/<arch>/<hook>/train_config.json
+ * and into each SAE's checkpoint fingerprint.
  *
  * Recipes (`recipe`): a field left out takes the recipe's value.
  *   paper    exactly the paper's numbers: 1M tokens, ctx 128, LLM batch 24, buffer 2048 contexts,
@@ -10,9 +11,12 @@
  *            clip 1.0, importance scaling (EMA 0.99, clamp [0.5, 2]), reactivation every 100 steps
  *            by a rank-32 rSVD (8 extra columns, 2 power iterations).
  *   default  the same numbers except where the paper is unworkable at small scale:
- *            - plateauPatience 50 / plateauCooldown 25 (paper: silent; PyTorch's 10 steps on a
- *              noisy per-step loss cuts the lr within the first epoch of a 1M-token run of 122
- *              steps, 250 never acts on one: the default reacts within a run of a few hundred steps)
+ *            - lr 3e-3 (paper 3e-4): the paper's 1M tokens are 122 optimizer steps of 4 x 2048; at
+ *              3e-4 the encoder biases move ~0.04 in that time and L0 stays near its init (~30% of m
+ *              whatever l1, measured on tiny-gemma2); at 3e-3 the default l1 lands at 5-15% of m
+ *            - plateauPatience 50 / plateauCooldown 25 (the paper gives none; `paper` takes the
+ *              optimizer's 250 / 100, which cannot act within its own 1M-token run of 122 steps;
+ *              50 / 25 lets the plateau act within a run of a few hundred steps)
  *            Everything else equals `paper`.
  *
  * Choices where DESIGN.md is silent (documented, each a field):
@@ -36,8 +40,8 @@ const int = (min: number) => z.number().int().min(min);
 
 /** Values that differ between recipes (the rest have one default). */
 export const RECIPES = {
-  paper: { plateauPatience: 250, plateauCooldown: 100 },
-  default: { plateauPatience: 50, plateauCooldown: 25 },
+  paper: { lr: 3e-4, plateauPatience: 250, plateauCooldown: 100 },
+  default: { lr: 3e-3, plateauPatience: 50, plateauCooldown: 25 },
 } as const;
 
 export type RecipeName = keyof typeof RECIPES;
@@ -55,7 +59,7 @@ export const saeTrainSchema = z
     bufferContexts: int(1).default(2048),
     batchSize: int(1).default(2048),
     microBatches: int(1).default(4),
-    lr: z.number().positive().default(3e-4),
+    lr: z.number().positive().optional(),
     beta1: z.number().min(0).lt(1).default(0.9),
     beta2: z.number().min(0).lt(1).default(0.999),
     adamEps: z.number().positive().default(1e-8),
@@ -91,7 +95,8 @@ export const saeTrainSchema = z
   .strict();
 
 export type SaeTrainInput = z.input<typeof saeTrainSchema>;
-export type SaeTrainConfig = Omit<z.output<typeof saeTrainSchema>, "plateauPatience" | "plateauCooldown"> & {
+export type SaeTrainConfig = Omit<z.output<typeof saeTrainSchema>, "lr" | "plateauPatience" | "plateauCooldown"> & {
+  lr: number;
   plateauPatience: number;
   plateauCooldown: number;
 };
@@ -102,9 +107,11 @@ export function parseSaeTrainConfig(input: unknown, source = "msae train"): SaeT
   const r = RECIPES[c.recipe];
   if (c.importanceMin > c.importanceMax)
     throw badOption(`${source}: field "importanceMin"`, c.importanceMin, `<= importanceMax (${c.importanceMax})`);
-  if (c.minLr > c.lr) throw badOption(`${source}: field "minLr"`, c.minLr, `<= lr (${c.lr})`);
+  const lr = c.lr ?? r.lr;
+  if (c.minLr > lr) throw badOption(`${source}: field "minLr"`, c.minLr, `<= lr (${lr})`);
   return {
     ...c,
+    lr,
     plateauPatience: c.plateauPatience ?? r.plateauPatience,
     plateauCooldown: c.plateauCooldown ?? r.plateauCooldown,
   };

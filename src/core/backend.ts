@@ -78,6 +78,11 @@ export interface Backend {
   colMeanVar(x: FloatArray, rows: number, cols: number, mean: FloatArray, variance: FloatArray): void;
   /** sum_i x_i^2, accumulated in float64 (global-norm clipping). */
   sumSquares(x: FloatArray): number;
+  /**
+   * The smallest i with x[i] NaN, +Inf or -Inf, or -1 when every entry is finite (the loaders'
+   * NaN / Inf scan: src/io/finite.ts). Reads x only.
+   */
+  firstNonFinite(x: FloatArray): number;
 
   // ---------------------------------------------------------------- normalization
   /**

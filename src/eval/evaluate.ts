@@ -21,8 +21,7 @@
  *
  * Memory: the model's workspace for (batch, contextSize), the SAE's buffers for batch * contextSize
  * rows, and one float32 copy of the clean logits [batch * contextSize, vocab] (choose `batch`
- * accordingly for large vocabularies). evaluateSaes runs several SAEs over the same contexts with
- * the clean and zero-ablated forwards shared. For stored activations see evaluateOnStore (stored.ts).
+ * accordingly for large vocabularies). For stored activations see evaluateOnStore (store.ts).
  */
 import { UsageError } from "../core/errors.ts";
 import { packDocuments } from "../data/packing.ts";
@@ -34,7 +33,7 @@ import { parseHookName } from "../lm/hooks.ts";
 import type { LanguageModel } from "../lm/model.ts";
 import { fillTargets } from "../lm/train/data.ts";
 import type { SaeModule } from "../sae/types.ts";
-import { CleanReference, PatchedLoss, splicedMetrics } from "./ce.ts";
+import { CleanBatch, PatchedSums, SplicedLossAccumulator, splicedMetrics } from "./ce.ts";
 import type { ReconMetrics, SaeMetrics } from "./metrics.ts";
 import { ReconAccumulator } from "./recon.ts";
 import { SaeRows } from "./sae-rows.ts";
@@ -171,15 +170,6 @@ class SpliceRunner {
   }
 }
 
-/** One SAE of an evaluateSaes call: the hook it reads and writes and its dataset scale c (default 1). */
-export interface EvalEntry {
-  sae: SaeModule;
-  hook: string;
-  scale?: number;
-}
-
-export type SharedEvalOptions = Omit<EvaluateOptions, "hook" | "scale">;
-
 /** Every metric of DESIGN.md s.3 (see the header). */
 export async function evaluateSae(
   model: LanguageModel,
@@ -199,93 +189,104 @@ export async function evaluateSae(
   corpus: Corpus,
   options: EvaluateOptions,
 ): Promise<EvalReport<SaeMetrics | ReconMetrics>> {
-  const [r] = await evaluateSaes(
-    model,
-    [{ sae, hook: options.hook, scale: options.scale }],
-    corpus,
-    options as SharedEvalOptions,
-  );
-  return r;
-}
-
-/**
- * Several SAEs (any hooks) on the same contexts in one pass: per batch one clean forward, one
- * zero-ablated forward per distinct hook and one spliced forward per SAE (with spliced: false, one
- * forward capturing every hook). Each report equals what evaluateSae gives for that SAE alone.
- */
-export async function evaluateSaes(
-  model: LanguageModel,
-  entries: readonly EvalEntry[],
-  corpus: Corpus,
-  options: SharedEvalOptions & { spliced?: true },
-): Promise<EvalReport<SaeMetrics>[]>;
-export async function evaluateSaes(
-  model: LanguageModel,
-  entries: readonly EvalEntry[],
-  corpus: Corpus,
-  options: SharedEvalOptions & { spliced: false },
-): Promise<EvalReport<ReconMetrics>[]>;
-export async function evaluateSaes(
-  model: LanguageModel,
-  entries: readonly EvalEntry[],
-  corpus: Corpus,
-  options: SharedEvalOptions,
-): Promise<EvalReport<SaeMetrics | ReconMetrics>[]>;
-export async function evaluateSaes(
-  model: LanguageModel,
-  entries: readonly EvalEntry[],
-  corpus: Corpus,
-  options: SharedEvalOptions,
-): Promise<EvalReport<SaeMetrics | ReconMetrics>[]> {
-  if (entries.length === 0) throw new Error("evaluateSaes: no SAE given");
-  const p = prepare(model, entries[0].sae, { ...options, hook: entries[0].hook });
-  for (const e of entries.slice(1)) prepare(model, e.sae, { ...options, hook: e.hook });
+  const p = prepare(model, sae, options);
   const { C, B, N } = p;
   const d = model.dims.dModel;
   const V = model.dims.vocabSize;
   const spliced = options.spliced ?? true;
-  const hooks = [...new Set(entries.map((e) => e.hook))];
-  const recon = entries.map((e) => new ReconAccumulator(d, e.sae.hyper.m));
-  const runners = entries.map((e, i) => new SpliceRunner(e.sae, e.scale ?? 1, B * C, recon[i]));
-  const clean = spliced ? new CleanReference(V) : null;
-  const saeLoss = clean ? entries.map(() => new PatchedLoss(clean)) : [];
-  const zeroLoss = new Map(clean ? hooks.map((h) => [h, new PatchedLoss(clean)]) : []);
+  const recon = new ReconAccumulator(d, sae.hyper.m);
+  const runner = new SpliceRunner(sae, options.scale ?? 1, B * C, recon);
+  const ce = spliced ? new SplicedLossAccumulator(V) : null;
   const targets = new Int32Array(B * C);
   const klMask = new Uint8Array(B * C);
   const bos = model.info.bosId;
-  const first = runners[0]; // every runner keeps the same rows; one of them zeroes
+  const hook = options.hook;
+  const saeSplice: SpliceFn = (act, _rows, dd) => runner.reconstruct(act, dd, true);
   const zeroSplice: SpliceFn = options.zeroAllPositions
     ? (act) => act.fill(0)
-    : (act, _rows, dd) => first.zero(act, dd);
-  const saeSplices: SpliceFn[] = runners.map((r) => (act, _rows, dd) => r.reconstruct(act, dd, true));
+    : (act, _rows, dd) => runner.zero(act, dd);
   let contexts = 0;
   for await (const { ids, n } of contextBatches(corpus, p)) {
-    for (const r of runners) r.select(ids, p.excluded);
-    if (clean) {
+    runner.select(ids, p.excluded);
+    if (ce) {
       const rows = n * C;
       const t = targets.subarray(0, rows);
       fillTargets(ids, C, bos, t);
       const mask = klMask.subarray(0, rows);
       for (let r = 0; r < rows; r++) mask[r] = p.excluded.has(ids[r]) ? 0 : 1;
-      clean.set(model.run(ids, { batch: n }).logits!.data, rows, t, mask);
-      for (const [h, loss] of zeroLoss)
-        loss.add(model.run(ids, { batch: n, splice: { [h]: zeroSplice } }).logits!.data);
-      entries.forEach((e, i) => {
-        saeLoss[i].add(model.run(ids, { batch: n, splice: { [e.hook]: saeSplices[i] } }).logits!.data);
-      });
+      ce.setClean(model.run(ids, { batch: n }).logits!.data, rows, t, mask);
+      ce.addPatched("sae", model.run(ids, { batch: n, splice: { [hook]: saeSplice } }).logits!.data);
+      ce.addPatched("zero", model.run(ids, { batch: n, splice: { [hook]: zeroSplice } }).logits!.data);
     } else {
-      const { cache } = model.run(ids, { batch: n, capture: hooks, logits: false });
-      entries.forEach((e, i) => {
-        runners[i].reconstruct(cache[e.hook].data, d, false);
-      });
+      const { cache } = model.run(ids, { batch: n, capture: [hook], logits: false });
+      runner.reconstruct(cache[hook].data, d, false);
     }
     contexts += n;
     options.onBatch?.(contexts, N);
   }
-  return entries.map((e, i) => {
-    const metrics = clean
-      ? { ...recon[i].result(), ...splicedMetrics(clean, saeLoss[i], zeroLoss.get(e.hook)!) }
-      : recon[i].result();
-    return { metrics, tokens: recon[i].tokens, ceTokens: clean?.ceTokens ?? 0, contexts, contextSize: C };
-  });
+  const metrics = ce ? { ...recon.result(), ...ce.result() } : recon.result();
+  return { metrics, tokens: recon.tokens, ceTokens: ce?.counts.ce ?? 0, contexts, contextSize: C };
+}
+
+/** One SAE of an evaluateSaes call: the hook it reads and writes and its dataset scale c. */
+export interface SaeToEvaluate {
+  sae: SaeModule;
+  hook: string;
+  scale?: number;
+}
+
+/**
+ * Several SAEs on the same text (the ablation's 30): per batch ONE clean forward, one zero-ablated
+ * forward per distinct hook, and one spliced forward per SAE, instead of three forwards per SAE.
+ * Each SAE's metrics are exactly evaluateSae's for it (the same sums in the same order).
+ */
+export async function evaluateSaes(
+  model: LanguageModel,
+  saes: readonly SaeToEvaluate[],
+  corpus: Corpus,
+  options: Omit<EvaluateOptions, "hook" | "scale" | "spliced">,
+): Promise<EvalReport<SaeMetrics>[]> {
+  if (saes.length === 0) return [];
+  const ps = saes.map((s) => prepare(model, s.sae, { ...options, hook: s.hook, scale: s.scale }));
+  const p = ps[0];
+  const { C, B, N } = p;
+  const d = model.dims.dModel;
+  const V = model.dims.vocabSize;
+  const recons = saes.map((s) => new ReconAccumulator(d, s.sae.hyper.m));
+  const runners = saes.map((s, j) => new SpliceRunner(s.sae, s.scale ?? 1, B * C, recons[j]));
+  const clean = new CleanBatch(V);
+  const saeSums = saes.map(() => new PatchedSums());
+  const hooks = [...new Set(saes.map((s) => s.hook))];
+  const zeroSums = new Map(hooks.map((h) => [h, new PatchedSums()]));
+  const targets = new Int32Array(B * C);
+  const klMask = new Uint8Array(B * C);
+  const bos = model.info.bosId;
+  let contexts = 0;
+  for await (const { ids, n } of contextBatches(corpus, p)) {
+    for (const r of runners) r.select(ids, p.excluded);
+    const rows = n * C;
+    const t = targets.subarray(0, rows);
+    fillTargets(ids, C, bos, t);
+    const mask = klMask.subarray(0, rows);
+    for (let r = 0; r < rows; r++) mask[r] = p.excluded.has(ids[r]) ? 0 : 1;
+    clean.set(model.run(ids, { batch: n }).logits!.data, rows, t, mask);
+    for (const h of hooks) {
+      const runner = runners[saes.findIndex((s) => s.hook === h)];
+      const zero: SpliceFn = options.zeroAllPositions ? (act) => act.fill(0) : (act, _r, dd) => runner.zero(act, dd);
+      zeroSums.get(h)!.add(clean, model.run(ids, { batch: n, splice: { [h]: zero } }).logits!.data, "zero");
+    }
+    saes.forEach((s, j) => {
+      const splice: SpliceFn = (act, _r, dd) => runners[j].reconstruct(act, dd, true);
+      saeSums[j].add(clean, model.run(ids, { batch: n, splice: { [s.hook]: splice } }).logits!.data, "sae");
+    });
+    contexts += n;
+    options.onBatch?.(contexts, N);
+  }
+  return saes.map((s, j) => ({
+    metrics: { ...recons[j].result(), ...splicedMetrics(clean, saeSums[j], zeroSums.get(s.hook)!) },
+    tokens: recons[j].tokens,
+    ceTokens: clean.ceTokens,
+    contexts,
+    contextSize: C,
+  }));
 }

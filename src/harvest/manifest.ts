@@ -18,6 +18,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { z } from "zod";
 import { atomicWriteJson } from "../io/atomic.ts";
 
@@ -106,13 +107,28 @@ export class StoreError extends Error {
   override name = "StoreError";
 }
 
-/** Parses a manifest file; any problem is a one-line StoreError naming the file. */
+/** crc32 (8 hex digits) of the canonical JSON of a manifest (schema key order, no checksum field). */
+function manifestChecksum(m: Manifest): string {
+  return crc32(Buffer.from(JSON.stringify(manifestSchema.parse(m))))
+    .toString(16)
+    .padStart(8, "0");
+}
+
+/**
+ * Parses a manifest file; any problem is a one-line StoreError naming the file. The file carries
+ * a crc32 of its own canonical content (`checksum`, written by writeManifest), so an edited or
+ * damaged manifest (a nudged scale, a changed row count) is refused rather than trusted.
+ */
 export function readManifest(file: string): Manifest {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
     throw new StoreError(`${file} is not a readable JSON manifest: ${(e as Error).message.split("\n")[0]}`);
+  }
+  let checksum: unknown;
+  if (raw && typeof raw === "object" && !Array.isArray(raw)) {
+    ({ checksum, ...raw } = raw as Record<string, unknown>);
   }
   const r = manifestSchema.safeParse(raw);
   if (!r.success) {
@@ -121,12 +137,18 @@ export function readManifest(file: string): Manifest {
       `${file} is not a valid activation-store manifest: field "${issue.path.join(".") || "(root)"}": ${issue.message}`,
     );
   }
+  const want = manifestChecksum(r.data);
+  if (checksum !== want)
+    throw new StoreError(
+      `${file} fails its checksum (${typeof checksum === "string" ? checksum : "none"}, content ${want}): the manifest was edited or damaged`,
+    );
   return r.data;
 }
 
-/** Writes a manifest atomically, validated and with its keys in the schema's order (canonical bytes). */
+/** Writes a manifest atomically, validated, keys in the schema's order (canonical bytes), with its checksum last. */
 export function writeManifest(file: string, m: Manifest): void {
-  atomicWriteJson(file, manifestSchema.parse(m));
+  const canonical = manifestSchema.parse(m);
+  atomicWriteJson(file, { ...canonical, checksum: manifestChecksum(canonical) });
 }
 
 export function identityOf(m: StoreIdentity): StoreIdentity {

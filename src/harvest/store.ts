@@ -80,7 +80,10 @@ export class ActivationStore implements ChunkSource {
   readShard(s: number): ActChunk {
     const e = this.manifest.shards[s];
     const file = join(this.dir, e.file);
-    if (!verified.has(file)) {
+    // Verified once per process per file version (a replaced file has another inode / mtime).
+    const st = statSync(file, { bigint: true });
+    const key = `${file}\0${st.ino}\0${st.mtimeNs}\0${st.size}`;
+    if (!verified.has(key)) {
       const bytes = readFileSync(file);
       if (bytes.byteLength !== e.bytes)
         throw new StoreError(
@@ -89,7 +92,7 @@ export class ActivationStore implements ChunkSource {
       const got = crc32(bytes).toString(16).padStart(8, "0");
       if (got !== e.crc32)
         throw new StoreError(`${file} fails its checksum (crc32 ${got}, manifest ${e.crc32}): the shard is damaged`);
-      verified.add(file);
+      verified.add(key);
     }
     const f = SafetensorsFile.open(file);
     try {

@@ -8,14 +8,21 @@
  *                   { "__metadata__"?: {string: string},
  *                     <name>: {"dtype": D, "shape": [d0, d1, ...], "data_offsets": [begin, end]}, ... }
  *   [8 + N, size)   the byte buffer; tensor bytes are buffer[begin, end), row-major, little-endian
- * Invariants checked here: end - begin = prod(shape) * sizeof(D); end <= size - 8 - N;
- * ranges of different tensors do not overlap (empty ranges overlap nothing).
+ * Invariants checked here, those of the Rust `safetensors` crate (the reference implementation,
+ * `Metadata::validate` and `SafeTensors::read_metadata`):
+ * - the header text starts with '{' (no BOM, no leading whitespace); trailing spaces are padding;
+ * - end - begin = prod(shape) * sizeof(D) for every tensor;
+ * - sorted by (begin, end), the tensors TILE the byte buffer: the first begins at 0, each begins
+ *   where the previous one ends (no gap, no overlap), and the last ends exactly at size - 8 - N
+ *   (no trailing bytes). A header length off by a few bytes therefore never parses as a shifted
+ *   file: the buffer no longer matches the offsets. Empty tensors sit at a tiling position too.
+ * Stricter than the reference: duplicate JSON keys and non-integer numbers are rejected
+ * (safetensors-json.ts), and so is a header with tensors but no data (trivially covered).
  *
  * Dtypes: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16 U8 BOOL F8_E5M2 F8_E4M3 are read (raw, and
  * converted by readF32). Dtypes the reference knows but msae does not read (sub-byte F4 / F6 /
  * packed int4, F8_E8M0, complex) are rejected by name as unsupported; anything else as unknown.
  * Unknown fields inside a tensor entry are ignored, as the reference implementation does.
- * Gaps between tensors and trailing bytes after the last one are accepted (the reference is stricter).
  */
 import {
   aJsonType,
@@ -126,6 +133,12 @@ function describe(v: JsonValue): string {
  * Throws SafetensorsError naming the first problem found.
  */
 export function parseHeader(file: string, text: string, bufferSize: number): ParsedHeader {
+  if (!text.startsWith("{"))
+    throw new SafetensorsError(
+      file,
+      undefined,
+      `header starts with ${text.length ? JSON.stringify(text.slice(0, 1)) : "nothing"}; expected '{' (a JSON object, no leading whitespace or BOM)`,
+    );
   let root: JsonValue;
   try {
     root = parseJsonStrict(text, { maxDepth: 8, integersOnly: true });
@@ -160,7 +173,7 @@ export function parseHeader(file: string, text: string, bufferSize: number): Par
     }
     tensors.set(name, parseEntry(file, name, value, bufferSize));
   }
-  checkNoOverlap(file, tensors);
+  checkTiling(file, tensors, bufferSize);
   return { tensors, metadata };
 }
 
@@ -210,18 +223,36 @@ function parseEntry(file: string, name: string, value: JsonValue, bufferSize: nu
   return { dtype: dt, shape: dims, begin, end };
 }
 
-function checkNoOverlap(file: string, tensors: Map<string, TensorEntry>): void {
-  const ranges = [...tensors.entries()].filter(([, e]) => e.end > e.begin).sort((a, b) => a[1].begin - b[1].begin);
-  for (let k = 1; k < ranges.length; k++) {
-    const [prevName, prev] = ranges[k - 1];
-    const [name, cur] = ranges[k];
-    if (cur.begin < prev.end)
+/**
+ * The tensors, sorted by (begin, end), must tile [0, bufferSize): each begins where the previous
+ * ended (the Rust crate's InvalidOffset), and the last ends at bufferSize (its
+ * MetadataIncompleteBuffer).
+ */
+function checkTiling(file: string, tensors: Map<string, TensorEntry>, bufferSize: number): void {
+  const sorted = [...tensors.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  let pos = 0;
+  let prevName: string | null = null;
+  for (const [name, e] of sorted) {
+    if (e.begin !== pos) {
+      const after =
+        prevName === null ? "the data buffer starts at 0" : `the previous tensor ${quoteName(prevName)} ends at ${pos}`;
+      const kind = e.begin > pos ? `a gap of ${e.begin - pos} bytes` : `an overlap of ${pos - e.begin} bytes`;
       throw new SafetensorsError(
         file,
         name,
-        `data_offsets [${cur.begin}, ${cur.end}] overlap those of ${quoteName(prevName)} [${prev.begin}, ${prev.end}]; expected disjoint ranges`,
+        `data_offsets [${e.begin}, ${e.end}] leave ${kind}: ${after}; expected the tensors to tile the data buffer exactly (begin ${pos})`,
       );
+    }
+    pos = e.end;
+    if (e.end > e.begin) prevName = name;
   }
+  if (pos !== bufferSize)
+    throw new SafetensorsError(
+      file,
+      undefined,
+      `the tensors end at byte ${pos} of the ${bufferSize}-byte data buffer (${bufferSize - pos} trailing bytes); ` +
+        "expected them to fill it exactly (wrong header length or a corrupt file?)",
+    );
 }
 
 /** A tensor as the writer lays it out. */

@@ -11,24 +11,22 @@
  * F64 and integers round to the nearest float32 (integers of magnitude <= 2^24 are exact; I64 / U64
  * beyond 2^53 are rounded twice, through float64).
  * Tensor bytes are little-endian; a big-endian host is refused.
+ * Callers that know what a tensor must be pass `dtypes` (and `shape`) to readF32, or call
+ * expectTensor(reader, name, {dtypes, shape}) / checkDtype before reading: an integer stored where
+ * a float weight belongs is an error, never silently converted. After reading, src/io/finite.ts
+ * checkFinite(file, name, data) refuses NaN / Inf; run folders use src/io/complete.ts.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import type { Backend } from "../core/backend.ts";
-import * as conv from "./dtype.ts";
-import {
-  DTYPE_SIZE,
-  type Dtype,
-  MAX_HEADER_BYTES,
-  parseHeader,
-  SafetensorsError,
-  type TensorEntry,
-} from "./safetensors-header.ts";
+import { type Dtype, MAX_HEADER_BYTES, parseHeader, SafetensorsError, type TensorEntry } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
+import { checkDtype, sameShape, toF32, viewAs } from "./safetensors-view.ts";
 
 export { DTYPE_SIZE, type Dtype, MAX_HEADER_BYTES, SafetensorsError } from "./safetensors-header.ts";
 
 export type { StoredArray, StoredArrayOf } from "./safetensors-types.ts";
+export { checkDtype, expectTensor, FLOAT_WEIGHT_DTYPES, toF32, viewAs } from "./safetensors-view.ts";
 
 export interface TensorInfo {
   readonly dtype: Dtype;
@@ -36,9 +34,15 @@ export interface TensorInfo {
   readonly byteLength: number;
 }
 
-/** Options of readF32: `shape` asserts the stored shape; `backend` does the F16/BF16 widening. */
+/**
+ * Options of readF32: `shape` asserts the stored shape; `dtypes` lists the stored dtypes the caller
+ * accepts for this tensor (others are an error naming tensor, dtype and the accepted ones, with
+ * `purpose` saying why, e.g. "a float weight"); `backend` does the F16/BF16 widening.
+ */
 export interface ReadF32Options {
   shape?: readonly number[];
+  dtypes?: readonly Dtype[];
+  purpose?: string;
   backend?: Pick<Backend, "f16ToF32" | "bf16ToF32">;
 }
 
@@ -72,70 +76,6 @@ function preadExact(fd: number, dst: Uint8Array, position: number, fail: (got: n
     if (n === 0) fail(done);
     done += n;
   }
-}
-
-/** Views `bytes` (a fresh, aligned buffer) as the typed array of `dtype`. */
-export function viewAs(dtype: Dtype, bytes: Uint8Array): StoredArray {
-  const b = bytes.buffer;
-  const o = bytes.byteOffset;
-  const n = bytes.byteLength / DTYPE_SIZE[dtype];
-  switch (dtype) {
-    case "F64":
-      return new Float64Array(b, o, n);
-    case "F32":
-      return new Float32Array(b, o, n);
-    case "F16":
-    case "BF16":
-    case "U16":
-      return new Uint16Array(b, o, n);
-    case "I64":
-      return new BigInt64Array(b, o, n);
-    case "U64":
-      return new BigUint64Array(b, o, n);
-    case "I32":
-      return new Int32Array(b, o, n);
-    case "U32":
-      return new Uint32Array(b, o, n);
-    case "I16":
-      return new Int16Array(b, o, n);
-    case "I8":
-      return new Int8Array(b, o, n);
-    default:
-      return bytes; // U8, BOOL, F8_*
-  }
-}
-
-/** Widens a stored array of `dtype` to float32 (see the file header for the rounding). */
-export function toF32(dtype: Dtype, data: StoredArray, backend?: ReadF32Options["backend"]): Float32Array {
-  if (dtype === "F32") return data as Float32Array;
-  const out = new Float32Array(data.length);
-  switch (dtype) {
-    case "F16":
-      if (out.length) (backend ?? conv.tsHalf).f16ToF32(data as Uint16Array, out);
-      break;
-    case "BF16":
-      if (out.length) (backend ?? conv.tsHalf).bf16ToF32(data as Uint16Array, out);
-      break;
-    case "F8_E5M2":
-      conv.f8e5m2ToF32(data as Uint8Array, out);
-      break;
-    case "F8_E4M3":
-      conv.f8e4m3ToF32(data as Uint8Array, out);
-      break;
-    case "I64":
-    case "U64": {
-      const big = data as BigInt64Array | BigUint64Array;
-      for (let i = 0; i < big.length; i++) out[i] = Number(big[i]);
-      break;
-    }
-    default:
-      out.set(data as Exclude<StoredArray, BigInt64Array | BigUint64Array>);
-  }
-  return out;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** An open safetensors file: header validated, tensors read on demand. */
@@ -301,6 +241,7 @@ export class SafetensorsFile implements TensorReader {
         name,
         `has shape [${e.shape.join(", ")}]; expected [${options.shape.join(", ")}]`,
       );
+    if (options.dtypes) checkDtype(this.path, name, e.dtype, options.dtypes, options.purpose);
     return toF32(e.dtype, this.read(name), options.backend);
   }
 

@@ -5,6 +5,14 @@
 
 export type RawConfig = Readonly<Record<string, unknown>>;
 
+/** Largest integer a size field may hold (an Int32 index). */
+export const MAX_INT_FIELD = 2 ** 31 - 1;
+export const FLOAT32_MAX = 3.4028234663852886e38;
+export const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/** Largest layer count accepted (per-layer tables are built from it before any weight is read). */
+export const MAX_LAYERS = 4096;
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -28,29 +36,36 @@ export class ConfigReader {
     return this.raw[field] !== undefined && this.raw[field] !== null;
   }
 
-  /** A positive integer; the first present of `fields`, else `fallback` (undefined = required). */
-  int(fields: string | readonly string[], fallback?: number, min = 1): number {
+  /**
+   * An integer in [min, max] (default [1, 2^31 - 1]: sizes must fit an Int32 index); the first
+   * present of `fields`, else `fallback` (undefined = required).
+   */
+  int(fields: string | readonly string[], fallback?: number, min = 1, max = MAX_INT_FIELD): number {
     const names = typeof fields === "string" ? [fields] : fields;
+    const range = max === MAX_INT_FIELD ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
     for (const f of names) {
       const v = this.raw[f];
       if (v === undefined || v === null) continue;
-      if (typeof v !== "number" || !Number.isInteger(v) || v < min) this.fail(f, v, `an integer >= ${min}`);
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) this.fail(f, v, range);
       return v;
     }
     if (fallback === undefined)
-      throw new ConfigError(`${this.where}: field ${names.join(" / ")} is missing; expected an integer >= ${min}`);
+      throw new ConfigError(`${this.where}: field ${names.join(" / ")} is missing; expected ${range}`);
     return fallback;
   }
 
-  /** A positive finite number, or `fallback` when absent. */
+  /**
+   * A positive number a float32 holds as a normal number (FLOAT32_MIN .. FLOAT32_MAX: the forward
+   * computes in float32, where 1e308 is Inf and 1e-300 is 0), or `fallback` when absent.
+   */
   positive(field: string, fallback?: number): number {
     const v = this.raw[field];
+    const want = "a number in [1.2e-38, 3.4e38] (> 0, finite in float32)";
     if (v === undefined || v === null) {
-      if (fallback === undefined)
-        throw new ConfigError(`${this.where}: field ${field} is missing; expected a number > 0`);
+      if (fallback === undefined) throw new ConfigError(`${this.where}: field ${field} is missing; expected ${want}`);
       return fallback;
     }
-    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) this.fail(field, v, "a number > 0");
+    if (typeof v !== "number" || !(v >= FLOAT32_MIN_NORMAL) || !(v <= FLOAT32_MAX)) this.fail(field, v, want);
     return v;
   }
 
@@ -75,13 +90,18 @@ export class ConfigReader {
     return v;
   }
 
-  /** A token id (integer >= 0), the first entry of a list, or null. */
+  /**
+   * A token id: an integer >= 0, the first entry of a non-empty list of them, or null (also for a
+   * negative integer, which some configs use for "none"). Anything else (a string, a fraction, an
+   * object) is an error rather than a silent null.
+   */
   tokenId(field: string, fallback: number | null = null): number | null {
-    let v = this.raw[field];
-    if (v === undefined) return fallback;
-    if (Array.isArray(v)) v = v[0];
-    if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-    return null;
+    const raw = this.raw[field];
+    if (raw === undefined) return fallback;
+    const v = Array.isArray(raw) && raw.length > 0 ? raw[0] : raw;
+    if (v === null) return null;
+    if (typeof v === "number" && Number.isInteger(v) && v <= MAX_INT_FIELD) return v >= 0 ? v : null;
+    return this.fail(field, raw, "a token id (an integer >= 0), a list of them, or null");
   }
 }
 

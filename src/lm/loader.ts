@@ -8,30 +8,37 @@
  *   tokenizer.json   -> tokenizer (unless options.tokenizer is false)
  *
  * Every failure is one line naming the problem: a missing file, an unsupported architecture (with
- * the supported ones), a missing tensor, a tensor whose shape disagrees with the config (both
- * shapes), a truncated or malformed shard (from the safetensors reader).
+ * the supported ones), a model_type that contradicts architectures, a missing tensor, a tensor
+ * whose shape disagrees with the config (both shapes) or whose dtype is not a float one, a
+ * truncated or malformed shard (from the safetensors reader), NaN / Inf in a weight (the first
+ * tensor and index; allowNonFinite keeps them), special-token ids outside the vocabulary or
+ * disagreeing between config.json and tokenizer.json, more tokens than embedding rows, and a run
+ * folder whose completion marker says it is unfinished (src/io/complete.ts).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../core/backend.ts";
 import { getBackend } from "../core/backends/index.ts";
+import { checkComplete } from "../io/complete.ts";
 import type { TensorReader } from "../io/safetensors.ts";
 import { openWeights } from "../io/safetensors-sharded.ts";
-import { loadTokenizer } from "../tokenizer/load.ts";
+import { type LoadedTokenizer, loadTokenizer } from "../tokenizer/load.ts";
+import { buildModel, checkSpecialIds, checkTokenizerFits, ModelLoadError, type SpecialIds } from "./build.ts";
 import type { RawConfig } from "./config-fields.ts";
-import { LanguageModel } from "./model.ts";
+import type { LanguageModel } from "./model.ts";
 import { type Architecture, findArchitecture } from "./registry.ts";
-import { readWeights } from "./weights.ts";
+
+export { checkSpecialIds, ModelLoadError } from "./build.ts";
 
 export interface LoadModelOptions {
   /** Backend the forward runs on (default: getBackend(), native when built). */
   backend?: Backend;
   /** Load tokenizer.json (default true; it must then exist). */
   tokenizer?: boolean;
-}
-
-export class ModelLoadError extends Error {
-  override name = "ModelLoadError";
+  /** Load weights holding NaN / Inf (forensics; the CLI's --allow-nonfinite). Default false: refused. */
+  allowNonFinite?: boolean;
+  /** With allowNonFinite: told about the first non-finite tensor (the CLI prints a warning). */
+  onNonFinite?: (message: string) => void;
 }
 
 /** Checks `dir` is a folder and reads + parses its config.json. */
@@ -61,48 +68,38 @@ export function readModelConfig(dir: string): { arch: Architecture; config: unkn
 
 export function loadModel(dir: string, options: LoadModelOptions = {}): LanguageModel {
   const backend = options.backend ?? getBackend();
-  const { arch, config } = readModelConfig(dir);
+  checkComplete(dir, { what: "model folder" });
+  const { arch, config, raw } = readModelConfig(dir); // config errors come first
   const dims = arch.dims(config);
-
+  const ids = arch.specialIds(config);
+  checkSpecialIds(join(dir, "config.json"), ids, dims.vocabSize);
   let tokenizer = null;
   if (options.tokenizer ?? true) {
     const tokPath = join(dir, "tokenizer.json");
     if (!existsSync(tokPath))
-      throw new ModelLoadError(`missing file ${tokPath}; pass tokenizer: false to load the model without one`);
+      throw new ModelLoadError(`missing file ${tokPath}; expected the model's tokenizer.json beside its config.json`);
     tokenizer = loadTokenizer(tokPath);
-    if (tokenizer.vocabSize > dims.vocabSize)
-      throw new ModelLoadError(
-        `${tokPath} has ${tokenizer.vocabSize} tokens but the model's vocabulary (config vocab_size) is ${dims.vocabSize}`,
-      );
+    checkTokenizerAgrees(dir, tokenizer, ids, dims.vocabSize);
   }
-
   let reader: TensorReader;
   try {
     reader = openWeights(dir);
   } catch (e) {
     throw new ModelLoadError((e as Error).message.split("\n")[0]);
   }
-  let weights: Map<string, Float32Array>;
   try {
-    weights = readWeights(reader, arch.weightSpecs(config), arch.prefixes, reader.path, backend);
+    return buildModel(raw, join(dir, "config.json"), reader, tokenizer, backend, dir, options);
   } finally {
     reader.close();
   }
-  let parameterCount = 0;
-  for (const t of weights.values()) parameterCount += t.length;
-  const ids = arch.specialIds(config);
-  const model = arch.build(config, weights, backend);
-  return new LanguageModel(
-    model,
-    {
-      architecture: arch.name,
-      source: dir,
-      parameterCount,
-      bosId: tokenizer?.bosId ?? ids.bos,
-      eosId: tokenizer?.eosId ?? ids.eos,
-      padId: tokenizer?.padId ?? ids.pad,
-    },
-    backend,
-    tokenizer,
-  );
+}
+
+/** checkTokenizerFits (build.ts) for the model folder `dir`. */
+export function checkTokenizerAgrees(
+  dir: string,
+  tok: Pick<LoadedTokenizer, "path" | "vocabSize" | "bosId" | "eosId" | "padId">,
+  ids: SpecialIds,
+  vocabSize: number,
+): void {
+  checkTokenizerFits(join(dir, "config.json"), tok, ids, vocabSize);
 }

@@ -1,7 +1,9 @@
 /**
  * Architecture registry: config.json -> the architecture that runs it. One folder per
  * architecture under src/lm/ (config map, weight map, forward). `model_type` decides; when it is
- * absent or unknown, the transformers class names in `architectures` do.
+ * absent or unknown, the transformers class names in `architectures` do. A model_type whose
+ * architectures list names a class of ANOTHER supported architecture is refused (one of the two is
+ * wrong, and the weights would be read with the wrong map).
  */
 import type { Backend } from "../core/backend.ts";
 import type { RawConfig } from "./config-fields.ts";
@@ -103,7 +105,14 @@ export function findArchitecture(raw: RawConfig, where: string): Architecture {
   const modelType = typeof raw.model_type === "string" ? raw.model_type : undefined;
   const classes = Array.isArray(raw.architectures) ? raw.architectures.filter((x) => typeof x === "string") : [];
   const byType = modelType ? ARCHITECTURES.find((a) => a.modelTypes.includes(modelType)) : undefined;
-  if (byType) return byType;
+  if (byType) {
+    const other = classes.find((c) => ARCHITECTURES.some((a) => a !== byType && a.hfClasses.includes(c as string)));
+    if (other !== undefined)
+      throw new Error(
+        `${where}: model_type ${JSON.stringify(modelType)} contradicts architectures ${JSON.stringify(classes)} (${other} is another architecture); expected a class of ${byType.name}, e.g. ${byType.hfClasses[0]}`,
+      );
+    return byType;
+  }
   const byClass = ARCHITECTURES.find((a) => classes.some((c) => a.hfClasses.includes(c as string)));
   if (byClass) return byClass;
   const what = [

@@ -167,7 +167,12 @@ export function buildCharts(
 
 /** Vega-Lite -> Vega -> static SVG (headless). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  // Hook names are long: let legends show them whole.
+  const withConfig = {
+    ...spec,
+    config: { legend: { labelLimit: 320 }, ...(spec as { config?: object }).config },
+  } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(withConfig).spec), { renderer: "none" });
   try {
     return await view.toSVG();
   } finally {

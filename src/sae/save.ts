@@ -34,12 +34,11 @@ import {
 } from "../io/saelens.ts";
 import type { TensorToWrite } from "../io/safetensors-write.ts";
 import { writeSafetensorsSync } from "../io/safetensors-write.ts";
-import type { SaeArch, SaeModule } from "./types.ts";
+import { NORMALIZED_ARCHS, type SaeArch, type SaeModule } from "./types.ts";
 
 export const MSAE_VERSION = "0.1.0";
 
-/** Archs whose input is normalized (no b_dec subtraction; the dataset scale cannot be folded). */
-export const NORMALIZED_ARCHS: readonly SaeArch[] = ["layernorm", "adaptive", "attention", "multiscale"];
+export { NORMALIZED_ARCHS } from "./types.ts";
 
 export const SAELENS_ARCHITECTURE: Record<SaeArch, string> = {
   base: "standard",

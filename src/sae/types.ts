@@ -24,6 +24,9 @@ export type PaperArch = (typeof PAPER_ARCHS)[number];
 export type BaselineArch = (typeof BASELINE_ARCHS)[number];
 export type SaeArch = (typeof SAE_ARCHS)[number];
 
+/** Archs whose input is normalized (no b_dec subtraction; the dataset scale cannot be folded). */
+export const NORMALIZED_ARCHS: readonly SaeArch[] = ["layernorm", "adaptive", "attention", "multiscale"];
+
 export function isSaeArch(name: string): name is SaeArch {
   return (SAE_ARCHS as readonly string[]).includes(name);
 }

@@ -15,6 +15,8 @@ import { Command } from "commander";
 import { register } from "../../src/cli/lm.ts";
 import { brownDocument } from "../../src/data/brown.ts";
 import { readJsonl } from "../../src/io/jsonl.ts";
+import { SafetensorsFile } from "../../src/io/safetensors.ts";
+import { type TensorToWrite, writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 import { loadModel } from "../../src/lm/loader.ts";
 import { parseLmTrainConfig } from "../../src/lm/train/config.ts";
 import { trainLm } from "../../src/lm/train/trainer.ts";
@@ -197,4 +199,25 @@ test("lm generate: the same seed gives the same text; temperature 0 is a greedy 
     out.push(best);
   }
   assert.equal(greedy, `The jury${tok.decode(out)}\n`);
+});
+
+test("a checkpoint holding NaN is refused on --resume (one line naming the tensor), never trained on", async () => {
+  const out = join(dir, "nan-ckpt");
+  await run(out, { stopAfter: 2 });
+  const ckpt = join(out, "checkpoint", "checkpoint.safetensors");
+  const f = SafetensorsFile.open(ckpt);
+  const tensors = new Map<string, TensorToWrite>();
+  for (const n of f.names()) tensors.set(n, { ...f.info(n), data: f.read(n) });
+  const meta = { ...f.metadata };
+  f.close();
+  const name = "adam_v/model.norm.weight";
+  const v = Float32Array.from(tensors.get(name)!.data as Float32Array);
+  v[5] = Number.NaN;
+  tensors.set(name, { ...tensors.get(name)!, data: v });
+  writeSafetensorsSync(ckpt, tensors, meta);
+  await assert.rejects(run(out, { resume: true }), (e: Error) => {
+    assert.match(e.message, /tensor "adam_v\/model\.norm\.weight" has NaN at index 5 of 16 values/);
+    assert.ok(!e.message.includes("\n"));
+    return true;
+  });
 });

@@ -4,12 +4,14 @@
  *  - two archs on one store write runs/<name>/sae/<arch>/<hook>/ (SAELens folder, log, checkpoint);
  *  - streaming from the model (--model --data --hook) with the same --tokens trains on the same
  *    rows in the same order, so its weights are byte-identical to the store-trained ones;
+ *  - a run killed with SIGKILL after some checkpoints and continued with --resume ends with
+ *    weights byte-identical to an uninterrupted run (3 SAEs in lockstep);
  *  - faults: --k on relu, an unknown arch, a bad number, two stores whose d differ, --resume with
  *    another --l1: one line each, exit 2 (usage) or 1 (runtime).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -104,9 +106,9 @@ test("bad flags and mismatched data are one-line errors", () => {
       /^msae: store .* has d = 32 but .* has d = 48/,
     ],
     [
-      ["--arch", "relu,topk", "--k", "8", "--l1", "2", "--acts", store("old"), ...SMALL, "--resume"],
+      ["--arch", "relu,topk", "--k", "8", "--l1", "3", "--acts", store("old"), ...SMALL, "--resume"],
       1,
-      /^msae: --resume: relu\/blocks\.1\.hook_resid_post was checkpointed with config\.sae\.l1 = 1 but this run has 2/,
+      /^msae: --resume: relu\/blocks\.1\.hook_resid_post was checkpointed with config\.sae\.l1 = 2 but this run has 3/,
     ],
   ];
   for (const [args, code, re] of cases) {
@@ -115,5 +117,58 @@ test("bad flags and mismatched data are one-line errors", () => {
     const lines = r.stderr.trim().split("\n");
     assert.equal(lines.length, 1, `one line: ${r.stderr}`);
     assert.match(lines[0], re);
+  }
+});
+
+test("a training killed with SIGKILL and continued with --resume ends byte-identical to an uninterrupted run", async () => {
+  const args = (out: string) => [
+    "train",
+    "--arch",
+    "multiscale,topk,relu",
+    "--k",
+    "8",
+    "--acts",
+    store("old"),
+    "--tokens",
+    String(64 * 4 * 150),
+    "--batch-size",
+    "64",
+    "--config",
+    '{"bufferContexts":16,"checkpointEvery":5,"reactivateEvery":7}',
+    "--out",
+    out,
+  ];
+  const full = join(dir, "kill-full");
+  const a = msae(args(full));
+  assert.equal(a.code, 0, a.stderr);
+  const killed = join(dir, "kill-part");
+  const child = spawn(process.execPath, [BIN, ...args(killed)], {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, CI: "true" },
+  });
+  const ck = join(killed, "sae", "relu", HOOK, "checkpoint");
+  await new Promise<void>((res, rej) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      const steps = existsSync(ck) ? readdirSync(ck).filter((f) => /^step-\d+\.safetensors$/.test(f)) : [];
+      if (steps.some((f) => Number(f.slice(5, 13)) >= 20)) {
+        clearInterval(poll);
+        child.kill("SIGKILL");
+        res();
+      } else if (Date.now() - t0 > 120_000 || child.exitCode !== null) {
+        clearInterval(poll);
+        rej(new Error(`no checkpoint past step 20 before the run ended (exit ${child.exitCode})`));
+      }
+    }, 15);
+  });
+  await new Promise((res) => child.on("exit", res));
+  assert.equal(existsSync(join(killed, "sae", "relu", HOOK, "cfg.json")), false, "killed before the end");
+  const b = msae([...args(killed), "--resume"]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /resuming 3 SAE\(s\) at step \d+\/150/);
+  for (const arch of ["multiscale", "topk", "relu"]) {
+    const w = (run: string) => readFileSync(join(run, "sae", arch, HOOK, "sae_weights.safetensors"));
+    assert.ok(w(full).equals(w(killed)), `${arch}: resumed weights differ from the uninterrupted run`);
   }
 });

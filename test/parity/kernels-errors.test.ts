@@ -36,6 +36,7 @@ const calls: Record<string, Call> = {
   sumCols: (b, mk) => b.sumCols(mk(12), 3, 4, mk(3), true),
   colMeanVar: (b, mk) => b.colMeanVar(mk(12), 3, 4, mk(4), mk(4)),
   sumSquares: (b, mk) => b.sumSquares(mk(5)),
+  firstNonFinite: (b, mk) => b.firstNonFinite(mk(5)),
   layerNorm: (b, mk) => b.layerNorm(mk(12), mk(4), mk(4), 3, 4, 1e-5, mk(12), mk(3), mk(3)),
   layerNormBackward: (b, mk) => b.layerNormBackward(mk(12), mk(12), mk(4), mk(3), mk(3), 3, 4, mk(12), mk(4), mk(4)),
   rmsNorm: (b, mk) => b.rmsNorm(mk(12), mk(4), 1, 3, 4, 1e-6, mk(12), mk(3)),

@@ -94,13 +94,13 @@ test("batchtopk: keeps the k * B largest over the whole batch, not k per token",
   assert.equal(parts.l0, 1);
   // recon = (0.5^2 + 1 + 0.2^2 + 1) / 2
   assert.ok(Math.abs(parts.recon - (0.25 + 1 + 0.04 + 1) / 2) < 1e-12);
-  // threshold EMA from 0: features 0 and 1 kept (min 3 and 2.5), feature 2 untouched.
+  // threshold from 0: features 0 and 1 kept (min 3 and 2.5) take that value (warm start), feature 2 untouched.
   const thr = sae.buffers.get("threshold")?.data ?? new Float64Array(0);
-  close(thr, [0.001 * 3, 0.001 * 2.5, 0]);
+  close(thr, [3, 2.5, 0]);
   // Second batch, k = 1 still: keep 2 of [1, 1, 0 | 1, 0, 0]: ties go to the lower flat index.
   train(sae, [1, 1, 0, 1, 0, 0], 2);
   close(sae.codes(), [1, 1, 0, 0, 0, 0]);
-  close(thr, [0.999 * 0.003 + 0.001 * 1, 0.999 * 0.0025 + 0.001 * 1, 0]);
+  close(thr, [0.999 * 3 + 0.001 * 1, 0.999 * 2.5 + 0.001 * 1, 0]);
 });
 
 test("batchtopk: the threshold EMA takes the smallest kept activation of each feature", () => {
@@ -108,10 +108,10 @@ test("batchtopk: the threshold EMA takes the smallest kept activation of each fe
   // k * B = 4 of [3, 2.5, 0.5 | 1, 0.2, -1]: 3, 2.5, 1, 0.5. Feature 0 kept twice (3 and 1): min 1.
   train(sae, [3, 2.5, 0.5, 1, 0.2, -1], 2);
   close(sae.codes(), [3, 2.5, 0.5, 1, 0, 0]);
-  close(sae.buffers.get("threshold")?.data ?? [], [0.001 * 1, 0.001 * 2.5, 0.001 * 0.5]);
+  close(sae.buffers.get("threshold")?.data ?? [], [1, 2.5, 0.5]); // first observations (warm start)
   // updateState false leaves it alone.
   sae.trainBatch(Float64Array.from([9, 9, 9, 9, 9, 9]), 2, { gradWeight: 1, deadMask: null, updateState: false });
-  close(sae.buffers.get("threshold")?.data ?? [], [0.001 * 1, 0.001 * 2.5, 0.001 * 0.5]);
+  close(sae.buffers.get("threshold")?.data ?? [], [1, 2.5, 0.5]);
 });
 
 test("batchtopk / matryoshka inference: JumpReLU with the per-feature threshold", () => {

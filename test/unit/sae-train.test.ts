@@ -81,7 +81,7 @@ const quiet = () => {};
 function logWithoutTimings(path: string): string {
   return readJsonl(path)
     .records.map((r) => {
-      const { tokens_per_s: _a, elapsed_s: _b, ...rest } = r as Record<string, number>;
+      const { tokens_per_s: _a, elapsed_s: _b, job_seconds: _c, ...rest } = r as Record<string, number>;
       return JSON.stringify(rest);
     })
     .join("\n");
@@ -187,4 +187,35 @@ test("a NaN stops training with one line naming the SAE, step and loss part; the
     return true;
   });
   assert.deepEqual(checkpointSteps(jobDir(out, "relu", "synthetic")), [2]);
+});
+
+test("per-arch SAE overrides reach each job's hyperparameters; a bad one is one line naming the arch and field", async () => {
+  const src = syntheticSource({ d: 16, nFeatures: 32, meanActive: 2, seed: 4 });
+  const c = parseSaeTrainConfig({ tokens: 64 * 8, batchSize: 64, sae: { expansion: 2, l1: 0.3, k: 5 } });
+  const out = join(root, "overrides");
+  await trainSaes({
+    config: c,
+    archs: ["relu", "topk"],
+    stream: syntheticBatches(src, 64, { seed: 4 }),
+    out,
+    log: quiet,
+    saeOverrides: { topk: { k: 2 }, relu: { l1: 0.7 } },
+  });
+  const hyper = (arch: string) =>
+    JSON.parse(readFileSync(join(jobDir(out, arch as "relu", "synthetic"), "cfg.json"), "utf8")).metadata.msae_hyper;
+  assert.equal(hyper("topk").k, 2);
+  assert.equal(hyper("topk").l1, 0.3);
+  assert.equal(hyper("relu").l1, 0.7);
+  assert.equal(hyper("relu").k, 5);
+  await assert.rejects(
+    trainSaes({
+      config: c,
+      archs: ["relu"],
+      stream: syntheticBatches(src, 64, { seed: 4 }),
+      out: join(root, "overrides-bad"),
+      log: quiet,
+      saeOverrides: { relu: { l1: -1 } },
+    }),
+    /^UsageError: msae train \(relu\): field "l1" is -1/,
+  );
 });

@@ -7,7 +7,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { type Dtype, SafetensorsError, SafetensorsFile, type StoredArray } from "../../src/io/safetensors.ts";
+import {
+  type Dtype,
+  expectTensor,
+  SafetensorsError,
+  SafetensorsFile,
+  type StoredArray,
+} from "../../src/io/safetensors.ts";
 import { writeSafetensors, writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "msae-st-"));
@@ -52,10 +58,10 @@ test("the writer emits exactly the bytes laid out by hand from the spec", () => 
   );
 });
 
-test("the reader follows the spec on a hand-laid file: unaligned offsets, whitespace, extra fields, any key order", () => {
+test("the reader follows the spec on a hand-laid file: unaligned offsets, trailing whitespace, extra fields, any key order", () => {
   // u8 [3] at [0,3); f32 [2] at [3,11) (unaligned); i64 [1] at [11,19); empty f16 [0,2] at [19,19)
   const header =
-    '  {"x":{"data_offsets":[3,11],"shape":[2],"dtype":"F32","extra":"ignored"},' +
+    '{"x":{"data_offsets":[3,11],"shape":[2],"dtype":"F32","extra":"ignored"},' +
     '"__metadata__":{"note":"hand made"},"b":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},' +
     '"z":{"dtype":"F16","shape":[0,2],"data_offsets":[19,19]},"i":{"dtype":"I64","shape":[1],"data_offsets":[11,19]}}   ';
   const data = [
@@ -323,7 +329,7 @@ const BAD: [string, string, number[]?, bigint?][] = [
   ["{}", "header length 9223372036854775808 exceeds the 100000000-byte limit", [], 2n ** 63n],
   ["{}", "header length 100000001 exceeds", [], 100_000_001n],
   ["{}", "header length 10 runs past the end of the 10-byte file; expected at most 2 (truncated file?)", [], 10n],
-  ["[1,2]", "header is a JSON array; expected a JSON object"],
+  ["[1,2]", "header starts with \"[\"; expected '{'"],
   ['{"a":1', "header is not valid JSON: ',' or '}' expected in object (found end of text)"],
   [
     '{"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}',
@@ -344,14 +350,38 @@ const BAD: [string, string, number[]?, bigint?][] = [
   ['{"a":{"dtype":"F32","shape":[99999999999999999],"data_offsets":[0,4]}}', "integer 99999999999999999 is too large"],
   [
     '{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}',
-    'tensor "b": data_offsets [1, 3] overlap those of "a" [0, 2]',
+    'tensor "b": data_offsets [1, 3] leave an overlap of 1 bytes: the previous tensor "a" ends at 2; expected the tensors to tile',
     [1, 2, 3],
   ],
+  // the tiling rule of the Rust crate: begin at 0, no gaps, no trailing bytes
+  [
+    '{"a":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}',
+    'tensor "a": data_offsets [1, 3] leave a gap of 1 bytes: the data buffer starts at 0',
+    [1, 2, 3],
+  ],
+  [
+    '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}',
+    'tensor "b": data_offsets [2, 3] leave a gap of 1 bytes: the previous tensor "a" ends at 1',
+    [1, 2, 3],
+  ],
+  [
+    '{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}',
+    "the tensors end at byte 2 of the 3-byte data buffer (1 trailing bytes); expected them to fill it exactly",
+    [1, 2, 3],
+  ],
+  ["{}", "the tensors end at byte 0 of the 4-byte data buffer (4 trailing bytes)", [1, 2, 3, 4]],
+  [
+    '{"a":{"dtype":"U8","shape":[0],"data_offsets":[2,2]},"b":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"c":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}',
+    'tensor "a": data_offsets [2, 2] leave an overlap of 1 bytes: the previous tensor "c" ends at 3',
+    [1, 2, 3],
+  ],
+  [' {"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', "header starts with \" \"; expected '{'", [1]],
+  ["  ", "header starts with \" \"; expected '{'"],
   ['{"__metadata__":{"a":1}}', '__metadata__["a"] is a number; expected a string'],
   ['{"__metadata__":"x"}', "__metadata__ is a string; expected an object of strings"],
   ['{"a":{"shape":[],"data_offsets":[0,4]}}', 'tensor "a": has no dtype'],
   ['{"a":[1]}', 'tensor "a": entry is an array; expected an object'],
-  ['\uFEFF{"a":1}', "header is not valid JSON"],
+  ['\uFEFF{"a":1}', "expected '{' (a JSON object, no leading whitespace or BOM)"],
 ];
 
 test("malformed files give one-line SafetensorsErrors naming the file, the tensor and what was expected", () => {
@@ -378,11 +408,69 @@ test("malformed files give one-line SafetensorsErrors naming the file, the tenso
   assert.throws(() => SafetensorsFile.open(dir), /is not a regular file|is a directory/);
 });
 
+test("a header length off by a few bytes is refused, never read shifted (it used to parse: the JSON ends in padding)", () => {
+  const p = tmp();
+  // 15 bytes of JSON pad to 16: cutting up to 8 bytes of padding still leaves valid JSON
+  writeSafetensorsSync(p, { w: { dtype: "F32", shape: [4], data: Float32Array.of(1, 2, 3, 4) } });
+  const good = fs.readFileSync(p);
+  const n = Number(good.readBigUInt64LE(0));
+  const json = good.subarray(8, 8 + n).toString("utf8");
+  const pad = json.length - json.trimEnd().length;
+  assert.ok(pad >= 1, `the writer pads (${pad} spaces)`);
+  for (const delta of [-pad, -1, 1, 2, 4]) {
+    const b = Buffer.from(good);
+    b.writeBigUInt64LE(BigInt(n + delta));
+    const q = tmp();
+    fs.writeFileSync(q, b);
+    assert.throws(
+      () => SafetensorsFile.open(q),
+      (e: unknown) =>
+        e instanceof SafetensorsError && /tile|fill it exactly|not valid JSON|not valid UTF-8/.test(e.message),
+      `header length ${n + delta} (true ${n})`,
+    );
+  }
+});
+
+test("readF32 with dtypes: a dtype the caller does not accept names tensor, dtype and the accepted ones", () => {
+  const p = tmp();
+  writeSafetensorsSync(p, {
+    norm: { dtype: "I32", shape: [2], data: Int32Array.of(1, 2) },
+    w: { dtype: "BF16", shape: [1], data: Uint16Array.of(0x3f80) },
+  });
+  const f = SafetensorsFile.open(p);
+  assert.throws(
+    () => f.readF32("norm", { dtypes: ["F32", "BF16"], purpose: "a float weight" }),
+    (e: unknown) =>
+      e instanceof SafetensorsError &&
+      e.message === `${p}: tensor "norm": has dtype I32; expected one of F32, BF16 (a float weight)`,
+  );
+  assert.deepEqual([...f.readF32("w", { dtypes: ["F32", "BF16"] })], [1]);
+  assert.deepEqual([...f.readF32("norm")], [1, 2], "no dtypes: converted as before");
+  f.close();
+});
+
 test("a file truncated after open is reported, not misread", () => {
   const p = tmp();
   writeSafetensorsSync(p, { a: { dtype: "F32", shape: [4], data: new Float32Array(4) } });
   const f = SafetensorsFile.open(p);
   fs.truncateSync(p, fs.statSync(p).size - 3);
   assert.throws(() => f.read("a"), /tensor "a": file ended after 13 of 16 data bytes/);
+  f.close();
+});
+
+test("expectTensor: presence, dtype and shape (with * dims) checked before reading, one line each", () => {
+  const p = tmp();
+  writeSafetensorsSync(p, { acts: { dtype: "F16", shape: [10, 4], data: new Uint16Array(40) } });
+  const f = SafetensorsFile.open(p);
+  assert.deepEqual(expectTensor(f, "acts", { dtypes: ["F16", "F32"], shape: [-1, 4] }).shape, [10, 4]);
+  assert.throws(() => expectTensor(f, "acts", { dtypes: ["F32"] }), /tensor "acts": has dtype F16; expected F32$/);
+  assert.throws(
+    () => expectTensor(f, "acts", { shape: [-1, 8] }),
+    /tensor "acts": has shape \[10, 4\]; expected \[\*, 8\]$/,
+  );
+  assert.throws(
+    () => expectTensor(f, "codes", { purpose: "an activation store's codes" }),
+    /tensor "codes": is missing; expected it \(an activation store's codes\)$/,
+  );
   f.close();
 });

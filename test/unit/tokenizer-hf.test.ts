@@ -182,7 +182,17 @@ test("missing or malformed files give one-line errors naming the file", () => {
   );
   check(
     () => loadTokenizer(writeJson("badmodel.json", { model: { type: "Nope" } })),
-    /badmodel\.json" could not be loaded by @huggingface\/tokenizers/,
+    /badmodel\.json": model\.type is "Nope"; expected one of BPE, Unigram, WordPiece, WordLevel/,
+  );
+  check(
+    () =>
+      loadTokenizer(
+        writeJson("badpre.json", {
+          model: { type: "BPE", vocab: { a: 0 }, merges: [] },
+          pre_tokenizer: { type: "Nope" },
+        }),
+      ),
+    /badpre\.json" could not be loaded by @huggingface\/tokenizers/,
   );
   for (const engine of ["auto", "hf"] as const) {
     const tok = loadTokenizer(trainedPath, { engine });

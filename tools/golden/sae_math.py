@@ -29,7 +29,8 @@ Baselines, pre = (x - b_dec) W_enc + b_enc:
                 nested prefixes m_j of mean_b ||x - (h[:, :m_j] W_dec[:m_j] + b_dec)||^2
     AuxK (TopK family): k_aux = min(auxK, n_dead), e = sg(x - x^), a = the k_aux largest of ReLU(pre)
                 over dead features, aux = coef min(n_dead / auxK, 1) mean_b ||e - a W_dec||^2
-    batchtopk / matryoshka threshold_i <- tb threshold_i + (1 - tb) min kept activation of i (if any)
+    batchtopk / matryoshka threshold_i <- tb threshold_i + (1 - tb) min kept activation of i (if any;
+                           a threshold still 0 takes the min kept value itself: warm start)
     jumprelu:   h = pre [pre > threshold]; sparsity = l1 mean_b sum_i Step(pre_i - threshold_i),
                 straight-through: dh/dthr = -(thr/bw) K((pre - thr)/bw), dStep/dthr = -(1/bw) K(.),
                 K(u) = [|u| < 1/2], no gradient from Step to pre
@@ -329,7 +330,9 @@ def forward(arch, hy, P, S, x, dead=None, frozen=None, stable=True):
                 kept = torch.where(h > 0, h.detach(), torch.full_like(h, math.inf)).min(0).values
                 tb = hy["thresholdBeta"]
                 thr = S["threshold"]
-                out["state_after"] = {"threshold": torch.where(torch.isfinite(kept), tb * thr + (1 - tb) * kept, thr)}
+                # warm start: a feature never observed (threshold 0) takes its first min kept value
+                ema = torch.where(thr == 0, kept, tb * thr + (1 - tb) * kept)
+                out["state_after"] = {"threshold": torch.where(torch.isfinite(kept), ema, thr)}
         if arch == "matryoshka":
             ends = matryoshka_ends(P["W_enc"].shape[1], hy["matryoshkaFractions"])
             # cumulative prefixes: x^_j = x^_{j-1} + h[:, m_{j-1}:m_j] W_dec[m_{j-1}:m_j] (one full decode in all)

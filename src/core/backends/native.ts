@@ -169,6 +169,11 @@ export class NativeBackend implements Backend {
     return this.addon.sumSquares(x);
   }
 
+  firstNonFinite(x: FloatArray): number {
+    f32("firstNonFinite", x);
+    return this.addon.firstNonFinite(x);
+  }
+
   // ---------------------------------------------------------------- normalization
   layerNorm(
     x: FloatArray, // [rows, cols]

@@ -222,6 +222,13 @@ export class RefBasic {
     return s;
   }
 
+  /** The first index of a NaN / +-Inf entry, or -1. */
+  firstNonFinite(x: FloatArray): number {
+    floats("firstNonFinite", "x", x, -1);
+    for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return i;
+    return -1;
+  }
+
   // ---------------------------------------------------------------- helpers
   protected rowsCols(kernel: string, rows: number, cols: number, colsName = "cols", rowsName = "rows"): void {
     dim(kernel, rowsName, rows);

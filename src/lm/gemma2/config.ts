@@ -12,7 +12,7 @@
  * hidden_activation (default gelu_pytorch_tanh) is the MLP activation; the legacy hidden_act
  * field is ignored, as transformers' Gemma2MLP ignores it.
  */
-import { ConfigError, ConfigReader, checkTanhGelu, type RawConfig } from "../config-fields.ts";
+import { ConfigError, ConfigReader, checkTanhGelu, MAX_LAYERS, type RawConfig } from "../config-fields.ts";
 import type { ModelDims } from "../model.ts";
 
 export interface Gemma2Config {
@@ -42,7 +42,7 @@ export interface Gemma2Config {
 
 export function parseGemma2Config(raw: RawConfig, where: string): Gemma2Config {
   const c = new ConfigReader(raw, where);
-  const numLayers = c.int("num_hidden_layers", 26);
+  const numLayers = c.int("num_hidden_layers", 26, 1, MAX_LAYERS);
   const numHeads = c.int("num_attention_heads", 8);
   const numKvHeads = c.int("num_key_value_heads", 4);
   if (numHeads % numKvHeads !== 0)

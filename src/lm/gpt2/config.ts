@@ -6,7 +6,7 @@
  * Attention scores are divided by sqrt(head_dim) when scale_attn_weights (default true) and
  * additionally by (layer + 1) when scale_attn_by_inverse_layer_idx (default false).
  */
-import { ConfigReader, checkTanhGelu, type RawConfig } from "../config-fields.ts";
+import { ConfigReader, checkTanhGelu, MAX_LAYERS, type RawConfig } from "../config-fields.ts";
 import type { ModelDims } from "../model.ts";
 
 export interface Gpt2Config {
@@ -34,7 +34,7 @@ export function parseGpt2Config(raw: RawConfig, where: string): Gpt2Config {
   return {
     vocabSize: c.int("vocab_size", 50257),
     nEmbd,
-    nLayer: c.int(["n_layer", "num_hidden_layers"], 12),
+    nLayer: c.int(["n_layer", "num_hidden_layers"], 12, 1, MAX_LAYERS),
     nHead,
     nInner: c.int("n_inner", 4 * nEmbd),
     nPositions: c.int(["n_positions", "max_position_embeddings"], 1024),

@@ -7,10 +7,12 @@
  * samples (the next sample index of the data order: data.ts), lr, and the run fingerprint (the
  * JSON of everything that decides the trajectory: model, optimizer, schedule, seed, batching,
  * data). The data order and the schedule are pure functions of (seed, step), so weights + moments
- * + step are the whole state: a resumed run continues bit for bit.
+ * + step are the whole state: a resumed run continues bit for bit. Loading checks every tensor's
+ * dtype (F32) and values (no NaN / Inf: src/io/finite.ts) before anything is used.
  */
 import { existsSync } from "node:fs";
 import type { FloatArray } from "../../core/backend.ts";
+import { checkFinite } from "../../io/finite.ts";
 import { SafetensorsFile } from "../../io/safetensors.ts";
 import { writeSafetensors } from "../../io/safetensors-write.ts";
 import type { AdamW } from "../../optim/adamw.ts";
@@ -98,10 +100,15 @@ export function loadCheckpoint(
     }
     const m: Record<string, FloatArray> = {};
     const v: Record<string, FloatArray> = {};
+    const read = (name: string, shape: readonly number[]): Float32Array => {
+      const data = f.readF32(name, { shape, dtypes: ["F32"], purpose: "checkpoints hold float32" });
+      checkFinite(path, name, data, { hint: "the checkpoint is corrupt; restart the run" });
+      return data;
+    };
     for (const p of params.list) {
-      p.data.set(f.readF32(`param/${p.name}`, { shape: p.shape }));
-      m[p.name] = f.readF32(`adam_m/${p.name}`, { shape: p.shape });
-      v[p.name] = f.readF32(`adam_v/${p.name}`, { shape: p.shape });
+      p.data.set(read(`param/${p.name}`, p.shape));
+      m[p.name] = read(`adam_m/${p.name}`, p.shape);
+      v[p.name] = read(`adam_v/${p.name}`, p.shape);
     }
     const step = Number(md.step);
     const samples = Number(md.samples);

@@ -26,6 +26,9 @@ export interface EvalOptions {
   /** Context length (default min(128, the model's)). */
   contextLength?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Load weights holding NaN / Inf (forensics); see LoadModelOptions. */
+  allowNonFinite?: boolean;
+  onNonFinite?: (message: string) => void;
 }
 
 export interface EvalResult {
@@ -41,7 +44,11 @@ export interface EvalResult {
 }
 
 export async function evaluateModel(o: EvalOptions): Promise<EvalResult> {
-  const model = loadModel(o.model, { backend: o.backend });
+  const model = loadModel(o.model, {
+    backend: o.backend,
+    allowNonFinite: o.allowNonFinite,
+    onNonFinite: o.onNonFinite,
+  });
   const tok = loadTokenizer(join(o.model, "tokenizer.json"));
   const bos = model.info.bosId;
   const T = o.contextLength ?? Math.min(128, model.dims.contextLength);
@@ -59,6 +66,10 @@ export async function evaluateModel(o: EvalOptions): Promise<EvalResult> {
     bos,
     o.onProgress,
   );
+  if (!Number.isFinite(lm.loss) && !o.allowNonFinite)
+    throw new Error(
+      `${o.model}: the model's loss on ${o.data} is ${lm.loss} although its weights are finite (activations overflowed float32); expected a finite loss`,
+    );
   const train = await packCorpus(openCorpus(o.trainData), tok, T);
   const fitted = fitBaselines(train, V, bos);
   const base = ngramLosses(fitted.counts, data, bos, fitted.unigramK, fitted.bigramK);

@@ -13,12 +13,17 @@
  * the model folder (export.ts). train_log.jsonl gets one record per step:
  *   {step, loss, lr, grad_norm, tokens, tokens_per_s, elapsed_s, val_loss?}
  * --resume loads the checkpoint, cuts the log back to its step and continues bit for bit.
+ * Crash safety: --out is checked writable first; its run marker (src/io/complete.ts) says
+ * "incomplete" before anything else is written and "complete" only after the last step's model
+ * folder and summary are committed, so a killed or stopped run is refused by loadModel (one line
+ * naming the resume command) and resumable, never loaded as finished.
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend } from "../../core/backend.ts";
 import { getBackend } from "../../core/backends/index.ts";
 import { atomicWriteFile, atomicWriteJson } from "../../io/atomic.ts";
+import { checkOutputFolder, markComplete, markIncomplete, readRunMarker } from "../../io/complete.ts";
 import { JsonlWriter, readJsonl } from "../../io/jsonl.ts";
 import { AdamW, effectiveWarmup, GradAccumulator, type MicroStepResult, WarmupCosine } from "../../optim/index.ts";
 import { Gemma2Backward } from "../gemma2/backward.ts";
@@ -53,7 +58,12 @@ export interface TrainOptions {
   tty?: boolean;
   /** Kernel profile to enable during training steps only (the backend must be profiledBackend). */
   profile?: KernelProfile;
+  /** How to finish this run, recorded in the run marker (default: built from out and data). */
+  resumeCommand?: string;
 }
+
+/** The run-marker kind of an `msae lm train` output folder (src/io/complete.ts). */
+export const LM_TRAIN_KIND = "lm-train";
 
 export interface TrainResult {
   step: number;
@@ -82,7 +92,13 @@ export async function trainLm(o: TrainOptions): Promise<TrainResult> {
     throw new Error(
       `${out} already holds a training run (${ckptPath}); pass --resume to continue it or choose another --out`,
     );
+  checkOutputFolder(out, "--out");
   mkdirSync(ckptDir, { recursive: true });
+  // Before any output is written: the folder is refused by loaders until the last step is saved.
+  if (!o.resume || !alreadyComplete(out))
+    markIncomplete(out, LM_TRAIN_KIND, {
+      resume: o.resumeCommand ?? `msae lm train --resume --out ${out} --data ${o.data} (and the same --config)`,
+    });
 
   const tok = await prepareTokenizer(config, o.data, out, o.resume ?? false, log);
   const { train, val, valSource } = await prepareData(config, o.data, o.valData, tok.tokenizer);
@@ -239,6 +255,7 @@ export async function trainLm(o: TrainOptions): Promise<TrainResult> {
     train_seconds_this_invocation: trainSeconds,
     backend: be.name,
   });
+  if (step >= totalSteps) markComplete(out, LM_TRAIN_KIND, { detail: { step, total_steps: totalSteps } });
   return {
     step,
     totalSteps,
@@ -249,6 +266,15 @@ export async function trainLm(o: TrainOptions): Promise<TrainResult> {
     trainSeconds,
     parameters: nParams,
   };
+}
+
+/** Whether the run marker of `out` says complete (a corrupt marker counts as not complete). */
+function alreadyComplete(out: string): boolean {
+  try {
+    return readRunMarker(out)?.status === "complete";
+  } catch {
+    return false;
+  }
 }
 
 /** Keeps the records of train_log.jsonl with step <= `step` (a resumed run rewrites the rest). */

@@ -6,7 +6,8 @@
  *              x^ = h W_dec + b_dec;  L = mean_b ||x - x^||^2 + AuxK (src/sae/auxk.ts)
  *   state:     threshold_i <- beta threshold_i + (1 - beta) min_b {h_bi : h_bi kept and > 0}, for
  *              the features with a kept nonzero activation in the batch (beta = thresholdBeta, 0.999;
- *              init 0); buffer `threshold` [m], saved with the weights.
+ *              init 0, and a feature's first observation sets it: threshold_i = min kept, the
+ *              EMA's warm start); buffer `threshold` [m], saved with the weights.
  *   inference: JumpReLU h = ReLU(pre) * [pre > threshold].
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";

@@ -220,7 +220,10 @@ export function updateThresholdEma(
     if (v < minKept[i]) minKept[i] = v;
   }
   for (let i = 0; i < m; i++) {
-    if (minKept[i] !== Number.POSITIVE_INFINITY) threshold[i] = beta * threshold[i] + (1 - beta) * minKept[i];
+    if (minKept[i] === Number.POSITIVE_INFINITY) continue;
+    // Warm start: a feature's first observation sets its threshold (an EMA from 0 with beta 0.999
+    // would sit near 0 for the first thousand steps and let every activation through at inference).
+    threshold[i] = threshold[i] === 0 ? minKept[i] : beta * threshold[i] + (1 - beta) * minKept[i];
   }
 }
 

@@ -159,7 +159,7 @@ export class SaeJob {
     return this.acc.pending;
   }
 
-  private runStep(f: () => MicroStepResult, t: number): MicroStepResult {
+  private runStep(f: () => MicroStepResult, _t: number): MicroStepResult {
     try {
       return f();
     } catch (e) {

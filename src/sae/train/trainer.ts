@@ -7,7 +7,8 @@
  * optimizer steps (the last one shorter when it does not divide).
  *
  * Outputs per job, in <out>/sae/<arch>/<hook>/: train_log.jsonl (one record per optimizer step:
- * every loss part, L0, dead count, lr, grad norm, tokens/s, reactivations), checkpoint/ (every
+ * every loss part, L0, dead count, lr, grad norm, tokens/s, reactivations, and job_seconds: the
+ * compute seconds of that SAE alone, which the ablation reports per architecture), checkpoint/ (every
  * checkpointEvery steps, at the end and when stopped; checkpoint.ts), train_config.json (the
  * resolved config, hyperparameters, scale, data) and at the end the SAELens v6 folder files
  * (cfg.json with the training-time l0 / explained_variance / dead_count measured by the final
@@ -21,12 +22,13 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { resolveSaeHyper } from "../../config/sae.ts";
+import { parseConfig } from "../../config/parse.ts";
+import { resolveSaeHyper, saeConfigSchema } from "../../config/sae.ts";
 import { resolveDeadTokens, type SaeTrainConfig } from "../../config/sae-train.ts";
 import type { Backend } from "../../core/backend.ts";
 import { getBackend } from "../../core/backends/index.ts";
 import { atomicWriteJson, fsyncDirSync } from "../../io/atomic.ts";
-import { JsonlWriter } from "../../io/jsonl.ts";
+import { JsonlWriter, readJsonl } from "../../io/jsonl.ts";
 import { truncateLog } from "../../lm/train/trainer.ts";
 import { type SaeRunInfo, saveSae } from "../save.ts";
 import type { SaeArch } from "../types.ts";
@@ -45,6 +47,11 @@ import { finalMetrics } from "./metrics.ts";
 export interface TrainSaesOptions {
   config: SaeTrainConfig;
   archs: readonly SaeArch[];
+  /**
+   * Per-arch SAE fields over config.sae (e.g. the ablation's own l1 for jumprelu); validated by
+   * the SAE schema, recorded in each job's resolved hyperparameters and fingerprint.
+   */
+  saeOverrides?: Partial<Record<SaeArch, Record<string, unknown>>>;
   /** Hooks of the stream to train on (default: all of them). */
   hooks?: readonly string[];
   stream: BatchStream;
@@ -135,7 +142,12 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
   else for (const a of xin) a.fill(1);
   const jobs = specs.map((s, index) => {
     const hookIndex = stream.hooks.indexOf(s.hook);
-    const hyper = resolveSaeHyper({ ...c.sae, arch: s.arch }, stream.d, "msae train");
+    const sae = parseConfig(
+      saeConfigSchema,
+      { ...c.sae, ...(o.saeOverrides?.[s.arch] ?? {}), arch: s.arch },
+      `msae train (${s.arch})`,
+    );
+    const hyper = resolveSaeHyper(sae, stream.d, "msae train");
     return new SaeJob(
       { index, hyper, hook: s.hook, hookIndex, scale: scales[hookIndex], dir: dirs[index], totalSteps, deadTokens },
       c,
@@ -178,6 +190,13 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
       `(${targetTokens} tokens) | recipe ${c.recipe} | backend ${be.name}`,
   );
 
+  // Compute seconds of each job alone (its micro-batches and steps), carried across a resume.
+  const jobSeconds = jobs.map((j) => {
+    if (!o.resume) return 0;
+    const file = join(j.setup.dir, "train_log.jsonl");
+    const recs = existsSync(file) ? (readJsonl(file).records as { job_seconds?: number }[]) : [];
+    return recs[recs.length - 1]?.job_seconds ?? 0;
+  });
   const writers = jobs.map((j) => JsonlWriter.open(join(j.setup.dir, "train_log.jsonl")));
   let lastCheckpoint: number | null = o.resume ? existing : null;
   const checkpointAll = async () => {
@@ -206,14 +225,25 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
         }
         const t = step + 1;
         let stepped = null as null | ReturnType<SaeJob["microBatch"]>[];
-        const results = jobs.map((j) => j.microBatch(xin[j.setup.hookIndex].subarray(0, b.rows * stream.d), b.rows, t));
+        const results = jobs.map((j, k) => {
+          const tj = performance.now();
+          const r = j.microBatch(xin[j.setup.hookIndex].subarray(0, b.rows * stream.d), b.rows, t);
+          jobSeconds[k] += (performance.now() - tj) / 1000;
+          return r;
+        });
         micro++;
         lastRows = b.rows;
         pos = { epoch: b.epoch, index: b.index + 1, tokens: pos.tokens + b.rows };
         tokensRun += b.rows;
         const last = pos.tokens >= targetTokens;
         if (micro === A) stepped = results;
-        else if (last) stepped = jobs.map((j) => j.flush(t));
+        else if (last)
+          stepped = jobs.map((j, k) => {
+            const tj = performance.now();
+            const r = j.flush(t);
+            jobSeconds[k] += (performance.now() - tj) / 1000;
+            return r;
+          });
         if (stepped) {
           micro = 0;
           step = t;
@@ -222,8 +252,15 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainSaesResult> {
           jobs.forEach((j, k) => {
             const r = stepped![k];
             if (!r.stepped) throw new Error(`internal: ${j.name} did not step at step ${t}`);
+            const tj = performance.now();
             const rec = j.afterStep(r, pos.tokens);
-            writers[k].append({ ...rec, tokens_per_s: (A * B) / dt, elapsed_s: (performance.now() - t0) / 1000 });
+            jobSeconds[k] += (performance.now() - tj) / 1000;
+            writers[k].append({
+              ...rec,
+              tokens_per_s: (A * B) / dt,
+              elapsed_s: (performance.now() - t0) / 1000,
+              job_seconds: jobSeconds[k],
+            });
           });
           o.onProgress?.(pos.tokens, targetTokens);
           if (step % c.checkpointEvery === 0 || step === totalSteps) await checkpointAll();
