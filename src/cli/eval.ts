@@ -27,13 +27,11 @@ import { MANIFEST } from "../harvest/manifest.ts";
 import { openStore } from "../harvest/store.ts";
 import { atomicWriteJson } from "../io/atomic.ts";
 import { loadModel } from "../lm/loader.ts";
-import { BASELINE_FACTORIES } from "../sae/baselines/index.ts";
 import { loadSae } from "../sae/load.ts";
-import { PAPER_FACTORIES } from "../sae/paper/index.ts";
+import { SAE_FACTORIES } from "../sae/registry.ts";
 import { badOption, parseIntOption, UsageError } from "./errors.ts";
 import { RateProgress } from "./progress.ts";
 
-const FACTORIES = { ...PAPER_FACTORIES, ...BASELINE_FACTORIES };
 const DIAGNOSE_ROWS = 256;
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -100,7 +98,7 @@ export function register(program: Command): void {
       if (!["auto", "native", "ref"].includes(o.backend))
         throw badOption("--backend", o.backend, "auto, native or ref");
       const backend = getBackend(o.backend as "auto" | "native" | "ref");
-      const loaded = loadSae<Float32Array>(o.sae, FACTORIES, backend, { arrayType: "f32" });
+      const loaded = loadSae<Float32Array>(o.sae, SAE_FACTORIES, backend, { arrayType: "f32" });
       for (const n of loaded.notes) process.stderr.write(`eval: ${o.sae}: ${n}\n`);
       const tokens = parseIntOption("--tokens", o.tokens, 1);
       const meta = loaded.cfg.metadata;

@@ -62,6 +62,7 @@ export interface CheckOptions {
   measured?: Figures;
   quickTokens?: number;
   diagnoseTokens?: number;
+  /** Context length (default metadata.context_size, else 128, at most the model's). */
   contextSize?: number;
   /** Name of the folder in the line (default "the SAE"). */
   name?: string;
@@ -178,7 +179,8 @@ export async function checkLoadedSae(
   const trained = trainingFigures(loaded.cfg);
   if (!trained) return { trained: null, measured: null, agree: true, cause: null, line: null };
   const hook = hookOf(loaded, options.hook);
-  const C = options.contextSize ?? Math.min(128, model.dims.contextLength);
+  const fromCfg = loaded.cfg.metadata.context_size;
+  const C = options.contextSize ?? Math.min(typeof fromCfg === "number" ? fromCfg : 128, model.dims.contextLength);
   let measured: Figures;
   if (options.measured) measured = options.measured;
   else {

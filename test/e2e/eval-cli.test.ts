@@ -1,6 +1,8 @@
 /**
  * `msae eval` as a user runs it (child processes) on the tiny random Gemma-2 fixture:
  *  - --json prints exactly the metric names, with the values evaluateSae gives in-process;
+ *  - a SAELens v5 folder written by hand (flat cfg, b_dec not applied to the input) gives the
+ *    reconstruction metrics of SAELens's own forward computed here in float64;
  *  - several --data give one block per corpus (--out writes the same JSON);
  *  - --acts on a store (harvested here) and on one of its shard files gives the reconstruction
  *    metrics only, equal to the model path's on the same contexts (an independent route: the
@@ -11,19 +13,23 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parseSaeHyper } from "../../src/config/sae.ts";
+import { Rng } from "../../src/core/tensor.ts";
+import { packDocuments } from "../../src/data/packing.ts";
 import { openCorpus } from "../../src/data/spec.ts";
 import { evaluateSae } from "../../src/eval/evaluate.ts";
 import { ALL_METRICS, RECON_METRICS } from "../../src/eval/metrics.ts";
 import { hookDir, runHarvest } from "../../src/harvest/harvest.ts";
+import { writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
 import { loadModel } from "../../src/lm/loader.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
 import { loadSae } from "../../src/sae/load.ts";
 import { saveSae } from "../../src/sae/save.ts";
+import { naiveRecon, rowsOf } from "../helpers/eval-naive.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "msae.js");
@@ -89,6 +95,61 @@ test("msae eval --json: exactly the metric names, the values of evaluateSae in-p
   });
   for (const k of ALL_METRICS) assert.equal(got[k], want.metrics[k], k);
   assert.equal(got.l0, 6);
+});
+
+test("msae eval on a SAELens v5 folder written by hand (flat cfg.json, hook_point, apply_b_dec_to_input false)", async () => {
+  const folder = join(dir, "saelens-v5");
+  mkdirSync(folder);
+  const m = 64;
+  const rng = new Rng(12);
+  const t = (n: number, s: number) => {
+    const a = new Float32Array(n);
+    rng.fillNormal(a, s);
+    return a;
+  };
+  const [wEnc, bEnc, wDec, bDec] = [t(d * m, 0.2), t(m, 0.1), t(m * d, 0.2), t(d, 0.1)];
+  writeSafetensorsSync(join(folder, "sae_weights.safetensors"), {
+    W_enc: { dtype: "F32", shape: [d, m], data: wEnc },
+    b_enc: { dtype: "F32", shape: [m], data: bEnc },
+    W_dec: { dtype: "F32", shape: [m, d], data: wDec },
+    b_dec: { dtype: "F32", shape: [d], data: bDec },
+  });
+  const cfg = { d_in: d, d_sae: m, hook_point: HOOK, context_size: C, apply_b_dec_to_input: false, dtype: "float32" };
+  writeFileSync(join(folder, "cfg.json"), JSON.stringify(cfg));
+  const r = msae(["eval", "--sae", folder, "--model", FIXTURE, "--tokens", String(3 * C), "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /apply_b_dec_to_input false: b_enc \+= b_dec W_enc/);
+  const got = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(got).sort(), [...ALL_METRICS].sort());
+  // SAELens's own forward, in float64 here: h = ReLU(x W_enc + b_enc) (no b_dec subtracted), x^ = h W_dec + b_dec
+  const tok = model.tokenizer as unknown as { encode(t: string): Int32Array; bosId: number; padId: number };
+  const xs: number[][] = [];
+  let n = 0;
+  for await (const ctx of packDocuments(openCorpus("brown:validation").documents(), tok, { contextSize: C })) {
+    const a = model.run([Array.from(ctx)], { capture: [HOOK], logits: false, copy: true }).cache[HOOK].data;
+    rowsOf(a, C, d).forEach((row, i) => {
+      if (![0, 1, 2].includes(ctx[i])) xs.push(row);
+    });
+    if (++n === 3) break;
+  }
+  const x3 = xs;
+  const codes = x3.map((x) =>
+    Array.from({ length: m }, (_, i) =>
+      Math.max(
+        0,
+        x.reduce((acc, v, j) => acc + v * wEnc[j * m + i], bEnc[i]),
+      ),
+    ),
+  );
+  const xhat = codes.map((h) =>
+    Array.from({ length: d }, (_, j) => h.reduce((acc, v, i) => acc + v * wDec[i * d + j], bDec[j])),
+  );
+  const want = naiveRecon([{ x: x3, xhat, codes }], m);
+  for (const k of RECON_METRICS)
+    assert.ok(
+      Math.abs(got[k] - want[k]) <= 2e-5 * Math.max(1, Math.abs(want[k])),
+      `${k}: ${got[k]} vs SAELens ${want[k]}`,
+    );
 });
 
 test("msae eval with two --data: one block per corpus; text output names the corpus and counts", () => {

@@ -21,11 +21,11 @@ import { evaluateOnChunks } from "../../src/eval/stored.ts";
 import { loadModel } from "../../src/lm/loader.ts";
 import { AdamW } from "../../src/optim/adamw.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
-import { PAPER_FACTORIES } from "../../src/sae/paper/index.ts";
+import { SAE_FACTORIES } from "../../src/sae/registry.ts";
 import { saveSae } from "../../src/sae/save.ts";
 import type { SaeModule } from "../../src/sae/types.ts";
 
-const FACTORIES = { ...PAPER_FACTORIES, ...BASELINE_FACTORIES };
+const FACTORIES = SAE_FACTORIES;
 const FIXTURE = join(import.meta.dirname, "..", "golden", "lm", "gemma2-old");
 const model = loadModel(FIXTURE);
 const tok = model.tokenizer as unknown as { encode(t: string): Int32Array; bosId: number; padId: number };

@@ -17,11 +17,10 @@ import { ReconAccumulator } from "../../src/eval/recon.ts";
 import { chunkOfSafetensors, evaluateOnChunks } from "../../src/eval/stored.ts";
 import type { ActChunk } from "../../src/harvest/activations.ts";
 import { writeSafetensorsSync } from "../../src/io/safetensors-write.ts";
-import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
-import { PAPER_FACTORIES } from "../../src/sae/paper/index.ts";
+import { SAE_FACTORIES } from "../../src/sae/registry.ts";
 import { type NaiveGroup, naiveRecon, rowsOf } from "../helpers/eval-naive.ts";
 
-const FACTORIES = { ...PAPER_FACTORIES, ...BASELINE_FACTORIES };
+const FACTORIES = SAE_FACTORIES;
 
 function close(got: Record<string, number>, want: Record<string, number>, tol: number, what: string): void {
   for (const k of RECON_METRICS) {

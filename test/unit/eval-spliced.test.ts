@@ -15,7 +15,7 @@ import type { FloatArray } from "../../src/core/backend.ts";
 import { Parameter } from "../../src/core/parameter.ts";
 import { packDocuments } from "../../src/data/packing.ts";
 import { openCorpus } from "../../src/data/spec.ts";
-import { evaluateSae } from "../../src/eval/evaluate.ts";
+import { evaluateSae, evaluateSaes } from "../../src/eval/evaluate.ts";
 import { ALL_METRICS, RECON_METRICS } from "../../src/eval/metrics.ts";
 import { loadModel } from "../../src/lm/loader.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
@@ -261,4 +261,27 @@ test("evaluateSae: spliced false gives the reconstruction metrics only, equal to
     evaluateSae(model, sae, corpus, { ...o, contextSize: 999 }),
     /context size 999 is not valid: expected an integer in \[2, 64\]/,
   );
+});
+
+test("evaluateSaes: three SAEs on two hooks in one pass give exactly what evaluateSae gives for each alone", async () => {
+  const make = (arch: "relu" | "topk", seed: number) =>
+    BASELINE_FACTORIES[arch](parseSaeHyper({ arch, m: 96, k: 5 }, d, "test"), model.backend, {
+      arrayType: "f32",
+      seed,
+      firstBatch: new Float32Array(d),
+      rows: 1,
+    });
+  const entries = [
+    { sae: make("relu", 1), hook: HOOK, scale: 0.5 },
+    { sae: make("topk", 2), hook: "blocks.2.hook_mlp_out" },
+    { sae: make("topk", 3), hook: HOOK, scale: 2 },
+  ];
+  const o = { tokens: 3 * C, contextSize: C, batch: 2 };
+  const together = await evaluateSaes(model, entries, corpus, o);
+  for (const [i, e] of entries.entries()) {
+    const alone = await evaluateSae(model, e.sae, corpus, { ...o, hook: e.hook, scale: e.scale });
+    assert.deepEqual(together[i], alone, `entry ${i}`);
+  }
+  assert.notEqual(together[0].metrics.ce_zero, together[1].metrics.ce_zero);
+  assert.equal(together[0].metrics.ce_zero, together[2].metrics.ce_zero);
 });
