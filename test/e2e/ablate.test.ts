@@ -6,16 +6,15 @@
  * the report opens in headless Chromium with every table and chart visible.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { launchBrowser } from "../helpers/browser.ts";
+import { BIN, msae, ROOT } from "../helpers/cli.ts";
 import { checkReportInBrowser } from "../helpers/report-browser.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "msae.js");
 const FIXTURE = join(ROOT, "test", "golden", "lm", "gemma2-old");
 const dir = mkdtempSync(join(tmpdir(), "msae-ablate-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,15 +46,6 @@ const ARGS = (out: string, extra: string[] = []) => [
   out,
   ...extra,
 ];
-
-function msae(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 interface Results {
   runs: { arch: string; hook: string; seed: number; metrics: Record<string, number> }[];

@@ -12,7 +12,6 @@
  *  - bad options and missing folders are one line each.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,10 +28,9 @@ import { loadModel } from "../../src/lm/loader.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
 import { loadSae } from "../../src/sae/load.ts";
 import { saveSae } from "../../src/sae/save.ts";
+import { msae, ROOT } from "../helpers/cli.ts";
 import { naiveRecon, rowsOf } from "../helpers/eval-naive.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "msae.js");
 const FIXTURE = join(ROOT, "test", "golden", "lm", "gemma2-old");
 const HOOK = "blocks.1.hook_resid_post";
 const C = 16;
@@ -43,15 +41,6 @@ const d = model.dims.dModel;
 const SAE = join(dir, "sae");
 const WRONG = join(dir, "wrong");
 const OTHER = join(dir, "other-hook");
-
-function msae(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 before(async () => {
   const hyper = parseSaeHyper({ arch: "topk", m: 2 * d, k: 6 }, d, "test");

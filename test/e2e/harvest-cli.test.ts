@@ -15,21 +15,11 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { ActivationBuffer } from "../../src/harvest/buffer.ts";
 import { openStore, openStores } from "../../src/harvest/store.ts";
+import { BIN, msae, ROOT } from "../helpers/cli.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "msae.js");
 const FIXTURE = join(ROOT, "test", "golden", "lm", "gemma2-old");
 const dir = mkdtempSync(join(tmpdir(), "msae-harvest-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function msae(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function shardBytes(store: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();

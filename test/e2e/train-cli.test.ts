@@ -10,28 +10,18 @@
  *    another --l1: one line each, exit 2 (usage) or 1 (runtime).
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { BIN, msae, ROOT } from "../helpers/cli.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "msae.js");
 const OLD = join(ROOT, "test", "golden", "lm", "gemma2-old"); // d 48
 const NEW = join(ROOT, "test", "golden", "lm", "gemma2-new"); // d 32
 const HOOK = "blocks.1.hook_resid_post";
 const dir = mkdtempSync(join(tmpdir(), "msae-train-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function msae(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, CI: "true" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const SMALL = [
   "--tokens",
