@@ -23,7 +23,9 @@ export function readSaelensConfig(path: string): SaelensConfig {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message.split("\n")[0]}); expected an SAELens cfg.json`);
+    // JSON.parse quotes the bad text: keep one line with no control characters.
+    const why = (err as Error).message.split(/[\r\n]/)[0].replace(/[\u0000-\u001f\u007f]/g, "?");
+    throw new Error(`${path}: not valid JSON (${why}); expected an SAELens cfg.json`);
   }
   return parseSaelensConfig(raw, path);
 }

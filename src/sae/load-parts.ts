@@ -109,6 +109,17 @@ export function loadSaeFromParts<A extends FloatArray>(
     throw new Error(
       `${cfgPath}: no SAE implementation for arch ${arch} here (have: ${Object.keys(factories).join(", ")})`,
     );
+  // The cfg's sizes must be the weights' before anything is allocated from them.
+  for (const [name, want] of [
+    ["W_enc", [hyper.d, hyper.m]],
+    ["W_dec", [hyper.m, hyper.d]],
+  ] as const) {
+    const got = file.has(name) ? file.info(name).shape : null;
+    if (got && (got.length !== 2 || got[0] !== want[0] || got[1] !== want[1]))
+      throw new Error(
+        `${cfgPath}: d_in ${cfg.d_in} x d_sae ${cfg.d_sae} disagrees with ${name} [${got.join(", ")}] in ${file.path}`,
+      );
+  }
   const zeros = (options.arrayType === "f32" ? new Float32Array(hyper.d) : new Float64Array(hyper.d)) as A;
   const sae = factory<A>(hyper, backend, { arrayType: options.arrayType, seed: 0, firstBatch: zeros, rows: 1 });
   const notes: string[] = [];

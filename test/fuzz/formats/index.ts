@@ -6,7 +6,7 @@ import { type FuzzFormat, type FuzzStats, runFormat } from "../generator.ts";
 import { actsManifestFormat, actsShardFormat } from "./acts.ts";
 import { configFormat } from "./config.ts";
 import { jsonlFormat, parquetFormat, txtFormat } from "./corpora.ts";
-import { saeWeightsFormat } from "./sae.ts";
+import { saeCfgFormat, saeWeightsFormat } from "./sae.ts";
 import { safetensorsFormat } from "./safetensors.ts";
 import { tokenizerFormat } from "./tokenizer.ts";
 
@@ -27,6 +27,7 @@ export const FORMAT_LIST: FuzzFormat<unknown>[] = [
   actsManifestFormat,
   actsShardFormat,
   saeWeightsFormat,
+  saeCfgFormat,
 ] as FuzzFormat<unknown>[];
 
 function entry<L>(format: FuzzFormat<L>, cases: number): FuzzEntry {
@@ -43,4 +44,5 @@ export const FORMATS: FuzzEntry[] = [
   entry(actsManifestFormat, 1000),
   entry(actsShardFormat, 1000),
   entry(saeWeightsFormat, 1000),
+  entry(saeCfgFormat, 1000),
 ];

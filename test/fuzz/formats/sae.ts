@@ -1,5 +1,7 @@
 /**
- * Fuzz format "SAE weights": corrupted sae_weights.safetensors files of two SAE folders written by
+ * Fuzz formats "SAE weights" and "SAE cfg.json" (below).
+ *
+ * "SAE weights": corrupted sae_weights.safetensors files of two SAE folders written by
  * saveSae (a relu SAE and a multiscale one, cfg.json intact), loaded by loadSae. A correct load
  * must hold exactly what an independent decode of the corrupted bytes says (header parsed here with
  * JSON.parse, F32 read with DataView) for every parameter and saved buffer, all finite (a NaN or
@@ -13,7 +15,7 @@ import { loadSae } from "../../../src/sae/load.ts";
 import { SAE_FACTORIES } from "../../../src/sae/registry.ts";
 import { saveSae } from "../../../src/sae/save.ts";
 import type { SaeArch } from "../../../src/sae/types.ts";
-import { byteCorruptors, type FuzzFormat } from "../generator.ts";
+import { byteCorruptors, type FuzzFormat, jsonCorruptors } from "../generator.ts";
 
 const ARCHS: SaeArch[] = ["relu", "multiscale"];
 const D = 8;
@@ -80,5 +82,60 @@ export const saeWeightsFormat: FuzzFormat<Loaded> = {
         if (a[i] !== w[i]) throw new Error(`tensor ${name}[${i}] = ${a[i]}, the file holds ${w[i]}`);
       }
     }
+  },
+};
+
+interface LoadedCfg {
+  d: number;
+  m: number;
+  arch: string;
+  params: Map<string, Float32Array>;
+  out: Float32Array;
+}
+
+/**
+ * Fuzz format "SAE cfg.json": corrupted cfg.json files of the same two folders (weights intact).
+ * A load that succeeds must be consistent with the weights file (d_in, d_sae equal to W_enc's shape
+ * read here from the raw header), hold only finite parameters, and give a finite forward on a fixed
+ * input: what a cfg field means (an architecture, apply_b_dec_to_input, a scale) is the loader's to
+ * honour, but never as a crash, a raw engine error or NaN.
+ */
+export const saeCfgFormat: FuzzFormat<LoadedCfg> = {
+  name: "SAE cfg.json",
+  bases: (work) => {
+    saeWeightsFormat.bases(work);
+    return folders.map((f) => readFileSync(join(f, "cfg.json")));
+  },
+  corruptors: [...jsonCorruptors, ...byteCorruptors],
+  load: (bytes, work, base) => {
+    const dir = join(work, "sae-cfg-case");
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(folders[base], dir, { recursive: true });
+    writeFileSync(join(dir, "cfg.json"), bytes);
+    const loaded = loadSae<Float32Array>(dir, SAE_FACTORIES, getBackend(), { arrayType: "f32" });
+    const { d, m } = loaded.sae.hyper;
+    const x = new Float32Array(3 * d).map((_, i) => Math.sin(i) * loaded.scale);
+    const codes = new Float32Array(3 * m);
+    const out = new Float32Array(3 * d);
+    loaded.sae.forward(x, 3, codes, out);
+    const params = new Map<string, Float32Array>();
+    for (const [name, { param }] of loaded.sae.params) params.set(name, param.data);
+    return { d, m, arch: loaded.sae.arch, params, out };
+  },
+  check: (loaded, _bytes) => {
+    for (const f of folders) {
+      const b = readFileSync(join(f, "sae_weights.safetensors"));
+      const n = Number(b.readBigUInt64LE(0));
+      const h = JSON.parse(b.subarray(8, 8 + n).toString("utf8")) as Record<string, { shape: number[] }>;
+      if (h.W_enc.shape[0] === loaded.d && h.W_enc.shape[1] === loaded.m) {
+        for (const [name, a] of loaded.params)
+          for (let i = 0; i < a.length; i++)
+            if (!Number.isFinite(a[i])) throw new Error(`parameter ${name}[${i}] is not finite after loading`);
+        for (let i = 0; i < loaded.out.length; i++)
+          if (!Number.isFinite(loaded.out[i])) throw new Error(`the forward gave a non-finite value at ${i}`);
+        return;
+      }
+    }
+    throw new Error(`loaded d ${loaded.d} x m ${loaded.m}, which no weights file of the folders has`);
   },
 };
