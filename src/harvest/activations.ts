@@ -53,8 +53,16 @@ export class BatchActivations {
     this.position = new Int32Array(cap);
   }
 
-  /** Runs contexts (consecutive, first index `first`) ids [n][C] through the model. */
-  run(first: number, contexts: readonly Int32Array[]): ActChunk {
+  /**
+   * Runs contexts (consecutive, first index `first`) ids [n][C] through the model. With `into`, the
+   * kept rows are written straight into those arrays from row `into.at` on (a harvest's shard
+   * buffers: one copy less), and the chunk's arrays are views of them.
+   */
+  run(
+    first: number,
+    contexts: readonly Int32Array[],
+    into?: { acts: Float32Array[]; token: Int32Array; context: Int32Array; position: Int32Array; at: number },
+  ): ActChunk {
     const n = contexts.length;
     const C = this.contextSize;
     const d = this.d;
@@ -63,6 +71,8 @@ export class BatchActivations {
     const ids = this.ids.subarray(0, n * C);
     for (let b = 0; b < n; b++) ids.set(contexts[b], b * C);
     const { cache } = this.model.run(ids, { batch: n, capture: this.hooks, logits: false });
+    const dst = into ?? { acts: this.acts, token: this.token, context: this.context, position: this.position, at: 0 };
+    const at = dst.at;
     // Copy maximal runs of kept positions in one set() per hook.
     let rows = 0;
     let r = 0;
@@ -73,23 +83,23 @@ export class BatchActivations {
       }
       let end = r;
       while (end < n * C && !this.excluded.has(ids[end])) {
-        this.token[rows + end - r] = ids[end];
-        this.context[rows + end - r] = first + Math.floor(end / C);
-        this.position[rows + end - r] = end % C;
+        dst.token[at + rows + end - r] = ids[end];
+        dst.context[at + rows + end - r] = first + Math.floor(end / C);
+        dst.position[at + rows + end - r] = end % C;
         end++;
       }
       for (let h = 0; h < this.hooks.length; h++)
-        this.acts[h].set(cache[this.hooks[h]].data.subarray(r * d, end * d), rows * d);
+        dst.acts[h].set(cache[this.hooks[h]].data.subarray(r * d, end * d), (at + rows) * d);
       rows += end - r;
       r = end;
     }
     return {
       contexts: [first, first + n],
       rows,
-      acts: this.acts.map((a) => a.subarray(0, rows * d)),
-      token: this.token.subarray(0, rows),
-      context: this.context.subarray(0, rows),
-      position: this.position.subarray(0, rows),
+      acts: dst.acts.map((a) => a.subarray(at * d, (at + rows) * d)),
+      token: dst.token.subarray(at, at + rows),
+      context: dst.context.subarray(at, at + rows),
+      position: dst.position.subarray(at, at + rows),
     };
   }
 }

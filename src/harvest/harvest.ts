@@ -298,12 +298,8 @@ export async function runHarvest(
           if (batch.length === 0) batchFirst = index;
           batch.push(ids);
           if (batch.length === spec.llmBatch || index === b - 1) {
-            const chunk = acts.run(batchFirst, batch);
+            const chunk = acts.run(batchFirst, batch, { acts: bufs, token, context, position, at: rows });
             addScale(chunk);
-            for (let h = 0; h < bufs.length; h++) bufs[h].set(chunk.acts[h], rows * d);
-            token.set(chunk.token, rows);
-            context.set(chunk.context, rows);
-            position.set(chunk.position, rows);
             rows += chunk.rows;
             done += batch.length * C;
             batch = [];

@@ -24,7 +24,8 @@ export function readSaelensConfig(path: string): SaelensConfig {
     raw = JSON.parse(text);
   } catch (err) {
     // JSON.parse quotes the bad text: keep one line with no control characters.
-    const why = (err as Error).message.split(/[\r\n]/)[0].replace(/[\u0000-\u001f\u007f]/g, "?");
+    const first = (err as Error).message.split(/[\r\n]/)[0];
+    const why = Array.from(first, (ch) => (ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127 ? "?" : ch)).join("");
     throw new Error(`${path}: not valid JSON (${why}); expected an SAELens cfg.json`);
   }
   return parseSaelensConfig(raw, path);
