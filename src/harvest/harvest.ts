@@ -7,9 +7,11 @@
  *   for each shard s of this part, in order:
  *     its contexts go through the model in LLM batches of llm_batch starting at the shard's first
  *     context (so every run, resumed or sharded, runs the same batches);
- *     the shard files of all hooks are written to temp names (writeSafetensorsUncommitted);
- *     the PREVIOUS shard's files are then fsynced + renamed, and only after that every hook's
- *     manifest lists it (atomic rewrite). The kernel writes shard s back while s + 1 is computed.
+ *     the PREVIOUS shard's files (written, fsynced, renamed in the thread pool meanwhile) are
+ *     awaited, and only then does every hook's manifest list it (atomic rewrite);
+ *     shard s's files then start: positioned writes to temp names, then fsync + rename, all in
+ *     libuv's thread pool (startSafetensorsWrite, AtomicWriter.commit) while shard s + 1 is
+ *     computed into the other of two buffer sets. The main thread only computes the crc32s.
  * A rerun with the same command checks the identity (model content hash, hook, d, dtype, corpus,
  * context, batch, positions, sizes), keeps the shards its manifests list (their files present with
  * the listed size, the corpus's token crc unchanged) and computes the rest. A single-machine harvest
@@ -23,7 +25,7 @@ import { msaeVersion } from "../core/paths.ts";
 import type { Corpus } from "../data/spec.ts";
 import { removeStaleTempFiles } from "../io/atomic.ts";
 import { tsHalf } from "../io/dtype.ts";
-import { type UncommittedSafetensors, writeSafetensorsUncommitted } from "../io/safetensors-write.ts";
+import { type PendingSafetensors, startSafetensorsWrite } from "../io/safetensors-write.ts";
 import type { LanguageModel } from "../lm/model.ts";
 import { type ActChunk, BatchActivations, specialIds } from "./activations.ts";
 import { ContextStream, type ContextTokenizer, requireContexts, tokensCrc } from "./contexts.ts";
@@ -230,10 +232,13 @@ export async function runHarvest(
     excludedIds: excluded,
   });
   const capRows = K * C;
-  const bufs = spec.hooks.map(() => new Float32Array(capRows * d));
-  const token = new Int32Array(capRows);
-  const context = new Int32Array(capRows);
-  const position = new Int32Array(capRows);
+  // Two buffer sets: shard s is computed into set s % 2 while shard s - 1's set is being written.
+  const sets = [0, 1].map(() => ({
+    acts: spec.hooks.map(() => new Float32Array(capRows * d)),
+    token: new Int32Array(capRows),
+    context: new Int32Array(capRows),
+    position: new Int32Array(capRows),
+  }));
   const shardIds = new Int32Array(K * C);
   // The dataset scale, from the values as stored (rounded to the store's dtype), on the fly when
   // this run computes the first contexts itself; else finalizeStore reads them back from disk.
@@ -268,7 +273,7 @@ export async function runHarvest(
   let written = 0;
   // The previous shard: its files' fsync + rename already under way in libuv's thread pool
   // (AtomicWriter.commit), so the disk write overlaps the next shard's forward.
-  let pending: { files: UncommittedSafetensors[]; entries: ShardEntry[]; committed: Promise<unknown> } | null = null;
+  let pending: { files: PendingSafetensors[]; entries: ShardEntry[]; committed: Promise<unknown> } | null = null;
 
   const commitPending = async () => {
     if (!pending) return;
@@ -298,7 +303,7 @@ export async function runHarvest(
           if (batch.length === 0) batchFirst = index;
           batch.push(ids);
           if (batch.length === spec.llmBatch || index === b - 1) {
-            const chunk = acts.run(batchFirst, batch, { acts: bufs, token, context, position, at: rows });
+            const chunk = acts.run(batchFirst, batch, { ...sets[s % 2], at: rows });
             addScale(chunk);
             rows += chunk.rows;
             done += batch.length * C;
@@ -317,12 +322,13 @@ export async function runHarvest(
                 "the data changed since the harvest began: use another --out",
             );
         } else {
-          const files: UncommittedSafetensors[] = [];
+          const files: PendingSafetensors[] = [];
+          const { acts: bufs, token, context, position } = sets[s % 2];
           const entries: ShardEntry[] = [];
           try {
             stores.forEach((st, h) => {
               const file = shardFile(s);
-              const f = writeSafetensorsUncommitted(
+              const f = startSafetensorsWrite(
                 join(st.dir, file),
                 {
                   acts: {
@@ -349,11 +355,18 @@ export async function runHarvest(
               });
             });
           } catch (e) {
+            await Promise.allSettled(files.map((f) => f.written));
             for (const f of files) f.writer.abort();
             throw e;
           }
-          await commitPending();
-          const committed = Promise.allSettled(files.map((f) => f.writer.commit())).then((rs) => {
+          try {
+            await commitPending();
+          } catch (e) {
+            await Promise.allSettled(files.map((f) => f.written));
+            for (const f of files) f.writer.abort();
+            throw e;
+          }
+          const committed = Promise.allSettled(files.map((f) => f.written.then(() => f.writer.commit()))).then((rs) => {
             const bad = rs.find((r) => r.status === "rejected");
             if (bad) throw (bad as PromiseRejectedResult).reason;
           });
@@ -369,7 +382,7 @@ export async function runHarvest(
   } finally {
     if (pending) {
       await (pending as { committed: Promise<unknown> }).committed.catch(() => {});
-      for (const f of (pending as { files: UncommittedSafetensors[] }).files) f.writer.abort();
+      for (const f of (pending as { files: PendingSafetensors[] }).files) f.writer.abort();
     }
   }
 

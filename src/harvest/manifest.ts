@@ -148,7 +148,12 @@ export function readManifest(file: string): Manifest {
 /** Writes a manifest atomically, validated, keys in the schema's order (canonical bytes), with its checksum last. */
 export function writeManifest(file: string, m: Manifest): void {
   const canonical = manifestSchema.parse(m);
-  atomicWriteJson(file, { ...canonical, checksum: manifestChecksum(canonical) });
+  try {
+    atomicWriteJson(file, { ...canonical, checksum: manifestChecksum(canonical) });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message.split("\n")[0];
+    throw new StoreError(`${file}: cannot write (${code}); expected a writable location with free space`);
+  }
 }
 
 export function identityOf(m: StoreIdentity): StoreIdentity {

@@ -118,6 +118,23 @@ export class AtomicWriter {
     this.position += bytes.byteLength;
   }
 
+  /**
+   * Writes several byte ranges at explicit positions, all submitted to the thread pool at once (no
+   * event-loop turn needed between them, so they proceed while the main thread computes). The
+   * buffers must stay untouched until the promise settles. On error the writer is aborted.
+   */
+  async writeAtMany(parts: readonly { bytes: Uint8Array; position: number }[]): Promise<void> {
+    const fd = this.requireOpen("write");
+    // allSettled: the fd is closed (abort) only once no write on it is still in flight.
+    const rs = await Promise.allSettled(parts.map((p) => writeAll(fd, p.bytes, p.position)));
+    const bad = rs.find((r) => r.status === "rejected");
+    if (bad) {
+      this.abort();
+      throw (bad as PromiseRejectedResult).reason;
+    }
+    for (const p of parts) this.position = Math.max(this.position, p.position + p.bytes.byteLength);
+  }
+
   /** Synchronous twin of write(). */
   writeSync(chunk: Uint8Array | string): void {
     const fd = this.requireOpen("write");

@@ -270,3 +270,58 @@ export function writeSafetensorsUncommitted(
     throw asWriteError(path, err);
   }
 }
+
+/** A file whose bytes are being written in the thread pool (see startSafetensorsWrite). */
+export interface PendingSafetensors {
+  writer: AtomicWriter;
+  bytes: number;
+  /** zlib crc32 of the whole file. */
+  crc32: number;
+  /** Settles when every byte is in the temp file; then commit() publishes it. */
+  written: Promise<void>;
+}
+
+/**
+ * Like writeSafetensorsUncommitted, but the bytes go to the temp file through positioned writes
+ * submitted to libuv's thread pool at once, so the main thread goes on computing meanwhile. The
+ * tensors' arrays must stay untouched until `written` settles (F16 / BF16 narrowing is done here,
+ * into fresh arrays, before it returns). The crc32 is computed here, on the main thread.
+ */
+export function startSafetensorsWrite(
+  path: string,
+  tensors: TensorsToWrite,
+  metadata?: Readonly<Record<string, string>>,
+  options: WriteOptions = {},
+): PendingSafetensors {
+  const { list, header } = prepare(path, tensors, metadata);
+  const w = openWriter(path);
+  try {
+    const parts: { bytes: Uint8Array; position: number }[] = [{ bytes: header.bytes, position: 0 }];
+    let crc = zlibCrc32(header.bytes);
+    let position = header.bytes.byteLength;
+    for (const e of header.order) {
+      const t = list.get(e.name)!;
+      let bytes: Uint8Array;
+      if ((t.dtype === "F16" || t.dtype === "BF16") && t.data instanceof Float32Array) {
+        const bits = new Uint16Array(t.data.length);
+        const b = options.backend ?? tsHalf;
+        if (t.dtype === "F16") b.f32ToF16(t.data, bits);
+        else b.f32ToBf16(t.data, bits);
+        bytes = new Uint8Array(bits.buffer);
+      } else bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      crc = zlibCrc32(bytes, crc);
+      parts.push({ bytes, position });
+      position += bytes.byteLength;
+    }
+    if (position !== header.bytes.byteLength + header.bufferSize)
+      checkSize(path, position, header.bytes.byteLength + header.bufferSize);
+    const written = w.writeAtMany(parts).catch((err) => {
+      throw asWriteError(path, err);
+    });
+    written.catch(() => {}); // the caller awaits it; never an unhandled rejection meanwhile
+    return { writer: w, bytes: position, crc32: crc, written };
+  } catch (err) {
+    w.abort();
+    throw asWriteError(path, err);
+  }
+}
