@@ -104,6 +104,8 @@ export interface SaeBenchCase {
   torch_step_s_widest: number[] | null;
   /** Process CPU time / (wall * threads) of the torch runs (well below 1: the machine was busy). */
   torch_cpu_util: number[] | null;
+  /** The same for msae's timed runs (process.cpuUsage, every thread of this process). */
+  msae_cpu_util: number[];
   profile: { step_s: number; gemm_s: number; other_s: number; gemm_share: number; kernels: string[] };
 }
 
@@ -136,6 +138,7 @@ function msaeRun(spec: SaeBenchCaseSpec, step: () => MsaeBenchStep, steps: numbe
     const p = s.step();
     first ??= { ...p };
   }
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let last = null;
   for (let i = 0; i < steps; i++) {
@@ -143,7 +146,16 @@ function msaeRun(spec: SaeBenchCaseSpec, step: () => MsaeBenchStep, steps: numbe
     first ??= { ...last };
   }
   const dt = (performance.now() - t0) / 1000;
-  return { stepS: dt / steps, first: first!, l0: last!.l0, module: s, spec };
+  const cpu = process.cpuUsage(c0);
+  return {
+    stepS: dt / steps,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    wallS: dt,
+    first: first!,
+    l0: last!.l0,
+    module: s,
+    spec,
+  };
 }
 
 export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult> {
@@ -204,7 +216,7 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
       prof.enabled = false;
       const table = prof.table();
       const gemmS = table.filter((k) => k.kernel.startsWith("gemm")).reduce((s, k) => s + k.seconds, 0);
-      const row = buildRow(spec, name, msae, torch, peers);
+      const row = buildRow(threads, spec, name, msae, torch, peers);
       row.profile = {
         step_s: stepS,
         gemm_s: gemmS,
@@ -245,6 +257,7 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
 }
 
 function buildRow(
+  threads: number,
   spec: SaeBenchCaseSpec,
   name: string,
   msae: ReturnType<typeof msaeRun>[],
@@ -294,6 +307,7 @@ function buildRow(
     torch_step_s_installed: iInst >= 0 ? torch[iInst].map((r) => r.step_s) : null,
     torch_step_s_widest: iWide >= 0 ? torch[iWide].map((r) => r.step_s) : null,
     torch_cpu_util: torch.length ? torch.flat().map((r) => r.cpu_util) : null,
+    msae_cpu_util: msae.map((r) => r.cpuS / (r.wallS * threads)),
     profile: { step_s: 0, gemm_s: 0, other_s: 0, gemm_share: 0, kernels: [] },
   };
 }
