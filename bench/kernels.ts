@@ -7,12 +7,15 @@
  * For each layout NN, NT, TN (C[m, n] = op(A) op(B)) it times msae's default GEMM (BLAS when the
  * addon has one), the project's own packed GEMM, and PyTorch CPU on the same shapes in the same
  * run (bench/torch_gemm.py, same thread count). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are reported,
- * never changed.
+ * never changed for msae. The peer runs at its best (DESIGN.md s.6, bench/openblas-core.ts): as
+ * installed and, when it differs, with the widest OpenBLAS core that passes (OPENBLAS_CORETYPE set
+ * in its child only); torch_gflops and msae/torch are the faster run's (torch_core names it).
  */
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cpuInfo, fmaPeak, type GemmImpl, gemmInfo, setGemmImpl, sgemm } from "../src/core/native-gemm.ts";
+import { choosePeerCores, peerEnv } from "./openblas-core.ts";
 
 export const LAYOUTS = ["NN", "NT", "TN"] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -36,7 +39,11 @@ export interface GemmRow {
   /** msae's default GEMM (impl `impl`). */
   gflops: number;
   pct_peak: number;
+  /** The peer at its best: the faster of torch_gflops_installed and torch_gflops_widest (torch_core). */
   torch_gflops: number | null;
+  torch_core: string | null;
+  torch_gflops_installed: number | null;
+  torch_gflops_widest: number | null;
   own_gflops: number;
   own_pct_peak: number;
   /** The CBLAS's GFLOP/s (null when the build has none). */
@@ -57,7 +64,16 @@ export interface KernelBenchResult {
   own_kernel: string;
   openblas_coretype: string | null;
   openblas_l2_size: string | null;
-  torch: { version: string; python: string; threads: number; blas: string | null } | null;
+  torch: {
+    version: string;
+    python: string;
+    threads: number;
+    blas: string | null;
+    /** OpenBLAS core as installed and the widest that passes (bench/openblas-core.ts; null: none other). */
+    core_installed: string | null;
+    core_widest: string | null;
+    rejected_cores: string[];
+  } | null;
   /** Why the PyTorch column is empty (null when it ran). */
   torch_skipped: string | null;
   /** The FMA peak measured before and after the GEMMs (peak_gflops is the higher). */
@@ -107,14 +123,20 @@ interface TorchRun {
 }
 
 /** Runs bench/torch_gemm.py with /usr/bin/python3, else `python3`; a reason string when neither has torch. */
-function runTorch(size: [number, number, number], reps: number, threads: number): TorchRun | string {
+function runTorch(
+  size: [number, number, number],
+  reps: number,
+  threads: number,
+  core: string | null = null,
+  pythons: readonly string[] = ["/usr/bin/python3", "python3"],
+): TorchRun | string {
   const script = join(benchDir, "torch_gemm.py");
   const [m, n, k] = size;
   const args = [script, "--threads", String(threads), "--reps", String(reps), "--warmup", "1"];
   for (const layout of LAYOUTS) args.push("--shape", `${layout}:${m},${n},${k}`);
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const env = peerEnv(core, threads);
   const reasons: string[] = [];
-  for (const python of ["/usr/bin/python3", "python3"]) {
+  for (const python of pythons) {
     let stdout: string;
     try {
       stdout = execFileSync(python, args, {
@@ -185,6 +207,9 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
         gflops,
         pct_peak: 0, // set once the peak is known
         torch_gflops: null,
+        torch_core: null,
+        torch_gflops_installed: null,
+        torch_gflops_widest: null,
         own_gflops: own,
         own_pct_peak: 0,
         blas_gflops: measured.get("blas") ?? null,
@@ -215,10 +240,34 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
     if (typeof t === "string") {
       torchSkipped = t;
     } else {
-      torch = { version: t.version, python: t.python, threads: t.threads, blas: t.blas };
+      // the peer at its best (DESIGN.md s.6): also with the widest OpenBLAS core that passes
+      const cores = choosePeerCores(t.python);
+      for (const r of cores.rejected) log(r);
+      const other = cores.widest !== null && cores.widest.toLowerCase() !== (cores.installed ?? "").toLowerCase();
+      let wide: TorchRun | string | null = null;
+      if (other) {
+        log(`timing PyTorch again with OPENBLAS_CORETYPE=${cores.widest} (as installed: ${cores.installed ?? "?"})`);
+        wide = runTorch(opts.size, opts.reps, cpu.threads, cores.widest, [t.python]);
+        if (typeof wide === "string") log(`PyTorch with OpenBLAS core ${cores.widest} failed: ${wide}`);
+      }
+      torch = {
+        version: t.version,
+        python: t.python,
+        threads: t.threads,
+        blas: t.blas,
+        core_installed: cores.installed,
+        core_widest: other ? cores.widest : null,
+        rejected_cores: cores.rejected,
+      };
       for (const row of rows) {
-        const g = t.gflops.get(row.layout);
-        row.torch_gflops = g ?? null;
+        const gi = t.gflops.get(row.layout) ?? null;
+        const gw = wide && typeof wide !== "string" ? (wide.gflops.get(row.layout) ?? null) : null;
+        row.torch_gflops_installed = gi;
+        row.torch_gflops_widest = gw;
+        const useWide = gw !== null && (gi === null || gw > gi);
+        const g = useWide ? gw : gi;
+        row.torch_gflops = g;
+        row.torch_core = g === null ? null : useWide ? cores.widest : (cores.installed ?? "installed");
         row.ratio_torch = g ? row.gflops / g : null;
       }
     }
@@ -260,7 +309,8 @@ export function formatKernelTable(r: KernelBenchResult): string {
     `BLAS       ${r.blas}${r.corename ? `, OpenBLAS core ${r.corename}` : ""}${env.length ? ` (${env.join(", ")})` : ""}; msae uses "${r.impl}"`,
     `own GEMM   ${r.own_kernel}`,
     r.torch
-      ? `PyTorch    ${r.torch.version} (${r.torch.python}, ${r.torch.threads} threads, BLAS ${r.torch.blas ?? "?"})`
+      ? `PyTorch    ${r.torch.version} (${r.torch.python}, ${r.torch.threads} threads, BLAS ${r.torch.blas ?? "?"}, ` +
+        `OpenBLAS core as installed ${r.torch.core_installed ?? "?"}, widest ${r.torch.core_widest ?? "the same"})`
       : `PyTorch    column skipped: ${r.torch_skipped}`,
   ];
   if (r.isa === "avx512" && r.corename && NARROW_CORES.test(r.corename)) {
@@ -279,8 +329,10 @@ export function formatKernelTable(r: KernelBenchResult): string {
     "blas GFLOP/s",
     "own GFLOP/s",
     "own % peak",
-    "torch GFLOP/s",
+    "torch inst",
+    "torch widest",
     "msae/torch",
+    "vs core",
   ];
   const body = r.gemm.map((g) => [
     g.layout,
@@ -292,8 +344,10 @@ export function formatKernelTable(r: KernelBenchResult): string {
     fmt(g.blas_gflops),
     fmt(g.own_gflops),
     fmt(g.own_pct_peak),
-    fmt(g.torch_gflops),
+    fmt(g.torch_gflops_installed),
+    fmt(g.torch_gflops_widest),
     fmt(g.ratio_torch, 2),
+    g.torch_core ?? "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) =>

@@ -3,12 +3,14 @@
  * bench/torch_lm.py (a float32 Gemma-2 forward of the same model folder) as a child process that
  * answers one JSON line per command, so msae and torch forwards can alternate. The child gets
  * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS = msae's thread count (and calls torch.set_num_threads)
- * and msae's OMP_WAIT_POLICY (passive unless set: idle OpenMP threads sleep instead of spinning).
+ * and msae's OMP_WAIT_POLICY (passive unless set: idle OpenMP threads sleep instead of spinning),
+ * and OPENBLAS_CORETYPE when a core is asked for (bench/openblas-core.ts: the peer at its best).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { packageRoot } from "../src/core/paths.ts";
+import { peerEnv } from "./openblas-core.ts";
 
 export const TORCH_PEER = join(packageRoot, "bench", "torch_lm.py");
 
@@ -37,6 +39,8 @@ export interface TorchPeerArgs {
   seq: number;
   threads: number;
   head: boolean;
+  /** OpenBLAS core: null = as installed, else OPENBLAS_CORETYPE = core (bench/openblas-core.ts). */
+  core: string | null;
 }
 
 export interface TorchReady {
@@ -60,12 +64,7 @@ export class TorchPeer {
     args.push("--threads", `${a.threads}`);
     if (a.head) args.push("--head");
     // the same thread count and OpenMP wait policy as msae (the addon defaults it to passive)
-    const env = {
-      ...process.env,
-      OMP_NUM_THREADS: `${a.threads}`,
-      OPENBLAS_NUM_THREADS: `${a.threads}`,
-      OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? "passive",
-    };
+    const env = peerEnv(a.core, a.threads);
     this.child = spawn(a.python, args, { env, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stderr.on("data", (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);

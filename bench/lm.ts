@@ -13,6 +13,9 @@
  *   vocabulary (and the final soft-cap) on both sides.
  * - the default model (models/tiny-gemma2), when its folder exists: the full forward with logits.
  * Each case also checks that both sides computed the same thing (max |diff| over the first rows).
+ * The peer at its best (DESIGN.md s.6, bench/openblas-core.ts): torch runs as installed and with
+ * the widest OpenBLAS core that passes (when that differs), alternating with msae; torch_tok_s
+ * and the ratio are the faster run's (torch_core names it), both runs are in the row.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +29,7 @@ import { loadModel, readModelConfig } from "../src/lm/loader.ts";
 import { type FlopCount, gemma2Flops, type KernelStat, ProfilingBackend } from "./lm-profile.ts";
 import { GEMMA2_2B_SHAPE, type Gemma2Shape, randomIds, writeSyntheticGemma2 } from "./lm-synthetic.ts";
 import { probeTorch, TorchPeer } from "./lm-torch.ts";
+import { choosePeerCores } from "./openblas-core.ts";
 
 export const DEFAULT_MODEL_DIR = defaultModelDir;
 
@@ -86,6 +90,12 @@ export interface LmBenchCase {
   /** max |torch - msae| over the compared rows, and the largest |value| there (scale). */
   max_abs_diff: number | null;
   max_abs_value: number | null;
+  /** The OpenBLAS core of the faster torch run (torch_tok_s is that run's), and both runs. */
+  torch_core: string | null;
+  torch_tok_s_installed: number | null;
+  torch_tok_s_widest: number | null;
+  torch_core_installed: string | null;
+  torch_core_widest: string | null;
   profile?: { msae: KernelStat[]; torch_stages_s: Record<string, number> | null };
 }
 
@@ -123,7 +133,7 @@ function timed(fn: () => void): number {
   return (performance.now() - t0) / 1000;
 }
 
-interface AddonFacts {
+export interface AddonFacts {
   threads: number;
   blas: string;
   gemm: string;
@@ -131,7 +141,7 @@ interface AddonFacts {
 }
 
 /** Thread count, BLAS and GEMM facts of the addon; selects its GEMM first when `gemm` is given. */
-function addonFacts(gemm: "blas" | "own" | null): AddonFacts {
+export function addonFacts(gemm: "blas" | "own" | null): AddonFacts {
   const addon = loadAddon();
   if (!addon) return { threads: 1, blas: "none (ref backend)", gemm: "ref", core: null };
   const has = (fn: string) => typeof addon[fn] === "function";
@@ -153,6 +163,8 @@ interface CaseContext {
   threads: number;
   work: string;
   torchOk: boolean;
+  /** The OpenBLAS cores the peer runs with: null = as installed, then the widest that passes. */
+  peerCores: (string | null)[];
   torchCores: (string | null)[];
 }
 
@@ -187,26 +199,43 @@ async function runCase(spec: CaseSpec, ctx: CaseContext): Promise<LmBenchCase> {
   // msae's ids and output files for the torch side (the same tokens; the output compared below)
   const idsFile = join(work, `${spec.name}.ids.i32`);
   writeFileSync(idsFile, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
-  let peer: TorchPeer | null = null;
+  const peers: TorchPeer[] = [];
   if (ctx.torchOk) {
-    log(`${spec.name}: starting the torch peer`);
     const threads = ctx.threads;
-    peer = await TorchPeer.start({ python: opts.python, modelDir: spec.dir, idsFile, batch, seq, threads, head });
-    ctx.torchCores.push(peer.ready?.blas_core ?? null);
+    for (const core of ctx.peerCores) {
+      log(`${spec.name}: starting the torch peer (OpenBLAS core ${core ?? "as installed"})`);
+      const p = await TorchPeer.start({
+        python: opts.python,
+        modelDir: spec.dir,
+        idsFile,
+        batch,
+        seq,
+        threads,
+        head,
+        core,
+      });
+      peers.push(p);
+      ctx.torchCores.push(p.ready?.blas_core ?? null);
+    }
   }
   try {
     const what = `${opts.warmup} warm-up + ${opts.reps} timed forwards of ${batch} x ${seq} tokens per side`;
-    log(`${spec.name}: ${what}${peer ? ", msae and torch alternating" : ""}`);
+    log(`${spec.name}: ${what}${peers.length ? ", msae and torch alternating" : ""}`);
     for (let i = 0; i < opts.warmup; i++) {
       forward();
-      await peer?.forward();
+      for (const p of peers) await p.forward();
     }
     const msaeTimes: number[] = [];
-    const torchTimes: number[] = [];
+    const torchTimesBy: number[][] = peers.map(() => []);
     for (let i = 0; i < opts.reps; i++) {
       msaeTimes.push(timed(forward));
-      if (peer) torchTimes.push(await peer.forward());
+      for (const [j, p] of peers.entries()) torchTimesBy[j].push(await p.forward());
     }
+    // the peer at its best: the faster of its OpenBLAS cores counts
+    const bests = torchTimesBy.map((t) => Math.min(...t));
+    const fastest = bests.length ? bests.indexOf(Math.min(...bests)) : -1;
+    const peer = fastest >= 0 ? peers[fastest] : null;
+    const torchTimes = fastest >= 0 ? torchTimesBy[fastest] : [];
     const flops: FlopCount = gemma2Flops({
       batch,
       seq,
@@ -255,11 +284,16 @@ async function runCase(spec: CaseSpec, ctx: CaseContext): Promise<LmBenchCase> {
       torch_times_s: peer ? torchTimes : null,
       max_abs_diff: cmp?.max_abs_diff ?? null,
       max_abs_value: cmp?.max_abs_value ?? null,
+      torch_core: peer ? (peer.ready?.blas_core ?? "?") : null,
+      torch_tok_s_installed: peers.length ? rows / bests[0] : null,
+      torch_tok_s_widest: peers.length > 1 ? rows / bests[1] : null,
+      torch_core_installed: peers.length ? (peers[0].ready?.blas_core ?? "?") : null,
+      torch_core_widest: peers.length > 1 ? (peers[1].ready?.blas_core ?? "?") : null,
     };
     if (msaeProfile) c.profile = { msae: msaeProfile, torch_stages_s: torchStages };
     return c;
   } finally {
-    await peer?.close();
+    for (const p of peers) await p.close();
   }
 }
 
@@ -279,7 +313,16 @@ export async function runLmBench(options: Partial<LmBenchOptions> = {}): Promise
     skipped.push("torch column skipped: disabled (--no-torch)");
   }
   const work = mkdtempSync(join(tmpdir(), "msae-bench-lm-"));
-  const ctx: CaseContext = { opts, backend, threads, work, torchOk: torchVersion !== null, torchCores: [] };
+  const peerCores: (string | null)[] = [];
+  if (torchVersion !== null) {
+    const cores = choosePeerCores(opts.python);
+    for (const r of cores.rejected) log(r);
+    peerCores.push(null);
+    if (cores.widest !== null && cores.widest.toLowerCase() !== (cores.installed ?? "").toLowerCase())
+      peerCores.push(cores.widest);
+    else skipped.push(`widest OpenBLAS core: ${cores.widest ?? "none passed"}, the installed one; one torch run`);
+  }
+  const ctx: CaseContext = { opts, backend, threads, work, torchOk: torchVersion !== null, peerCores, torchCores: [] };
   const cases: LmBenchCase[] = [];
   try {
     const shape = opts.headVocab ? { ...opts.shape, vocab: opts.headVocab } : opts.shape;

@@ -56,9 +56,16 @@ Exits with status 3 and one JSON line {"error": ...} when torch cannot be import
 SERVE (for `msae bench sae`, which alternates msae and torch case by case): with --serve (and
 --threads, --core) the script prints {"ready": true, "torch", "threads", "blas", "openblas_core",
 "openblas_coretype", "config"}, then answers each stdin line
-    run ARCH D M BATCH K STEPS WARMUP SEED   -> one case row as above (or {"error": ...})
+    run ARCH D M BATCH K STEPS WARMUP SEED [DIR]   -> one case row as above (or {"error": ...})
     quit
 with one JSON line. The batch mode uses SEED = 1234 + the case's index in the list above.
+FILES: with DIR, SEED is unused and the inputs are read from DIR instead (what `msae bench sae`
+does, so both sides start from bit-identical tensors; bench/sae-inputs.ts documents that
+generator, the same recipe as INPUTS with msae's Rng): raw little-endian float32 x.f32 [B, d],
+W_enc.f32 [d, m], W_dec.f32 [m, d], b_dec.f32 [d], and where the arch has them b_enc.f32,
+b_gate.f32, b_mag.f32 [m], attn_WQ.f32 [d, d/4], attn_K.f32 [m, d/4]; dead.u8 [m] (0/1) for the
+TopK family. Every other tensor starts at the init above. Each row also carries "first_loss":
+the loss parts and L0 of the first step (before any update), which msae compares with its own.
 """
 
 import argparse
@@ -161,8 +168,42 @@ def blas_core():
         return None
 
 
-def make_case(sm, torch, arch, d, m, batch, k, seed):
-    """(hyper, params, state, x, dead) of one benchmark case (generator in the header)."""
+def read_f32(torch, path, shape):
+    """A raw little-endian float32 file as a tensor of `shape` (one error line when it does not fit)."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    n = 1
+    for v in shape:
+        n *= v
+    if len(data) != 4 * n:
+        raise ValueError(f"{path}: {len(data)} bytes; expected {4 * n} (float32 {list(shape)})")
+    return torch.frombuffer(data, dtype=torch.float32).reshape(shape).clone()
+
+
+def load_inputs(torch, arch, d, m, batch, folder):
+    """The tensors `msae bench sae` wrote (bench/sae-inputs.ts): name -> tensor, and the dead mask or None."""
+    shapes = {"x": (batch, d), "W_enc": (d, m), "W_dec": (m, d), "b_dec": (d,), "b_enc": (m,), "b_gate": (m,)}
+    shapes.update({"b_mag": (m,), "attn_WQ": (d, d // 4), "attn_K": (m, d // 4)})
+    out = {}
+    for name, shape in shapes.items():
+        path = os.path.join(folder, name + ".f32")
+        if os.path.exists(path):
+            out[name] = read_f32(torch, path, shape)
+    dead = None
+    path = os.path.join(folder, "dead.u8")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            raw = bytearray(f.read())
+        if len(raw) != m:
+            raise ValueError(f"{path}: {len(raw)} bytes; expected {m}")
+        dead = torch.frombuffer(raw, dtype=torch.uint8).to(torch.float32).clone()
+    return out, dead
+
+
+def make_case(sm, torch, arch, d, m, batch, k, seed, folder=None):
+    """(hyper, params, state, x, dead) of one benchmark case (generator in the header; FILES with a folder)."""
+    if folder is not None:
+        return files_case(sm, torch, arch, d, m, batch, k, folder)
     g = torch.Generator().manual_seed(seed)
     f32 = torch.float32
     z = torch.randn(batch, d, generator=g)
@@ -212,6 +253,20 @@ def make_case(sm, torch, arch, d, m, batch, k, seed):
             P["b_gate"], P["b_mag"] = bias.clone(), bias.clone()
         else:
             P["b_enc"] = bias
+    return hy, P, S, x, dead
+
+
+def files_case(sm, torch, arch, d, m, batch, k, folder):
+    """make_case's structure with x, the weights, the biases and the dead mask read from `folder`."""
+    hy, P, S, x, dead = make_case(sm, torch, arch, d, m, 8, k, 0)  # the init of every other tensor
+    t, dead_f = load_inputs(torch, arch, d, m, batch, folder)
+    x = t.pop("x")
+    for name, v in t.items():
+        if name not in P:
+            raise ValueError(f"{folder}: {name}.f32 is not a parameter of {arch}")
+        P[name] = v
+    if arch in TOPK_FAMILY:
+        dead = dead_f
     return hy, P, S, x, dead
 
 
@@ -282,15 +337,18 @@ def setup(threads):
     return torch, sm, head
 
 
-def run_case(sm, torch, threads, arch, d, m, batch, k, steps, warmup, seed):
+def run_case(sm, torch, threads, arch, d, m, batch, k, steps, warmup, seed, folder=None):
     """Times `steps` training steps after `warmup` untimed ones; the result row (header, --json)."""
-    hy, P, S, x, dead = make_case(sm, torch, arch, d, m, batch, k, seed)
+    hy, P, S, x, dead = make_case(sm, torch, arch, d, m, batch, k, seed, folder)
     tr = Trainer(sm, torch, arch, hy, P, S, dead)
+    first = None
     for _ in range(warmup):
-        tr.step(x)
+        loss, l0 = tr.step(x)
+        first = first or {**loss, "l0": l0}
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         loss, l0 = tr.step(x)
+        first = first or {**loss, "l0": l0}
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "name": f"{arch}/d{d}/m{m}/b{batch}",
@@ -307,6 +365,7 @@ def run_case(sm, torch, threads, arch, d, m, batch, k, steps, warmup, seed):
         "l0": l0,
         "l0_frac": l0 / m,
         "loss": loss,
+        "first_loss": first,
     }
 
 
@@ -340,16 +399,17 @@ def serve_main(args):
             continue
         if cmd[0] == "quit":
             break
-        if cmd[0] != "run" or len(cmd) != 9:
-            reply({"error": f"bad command {line.strip()!r}; expected: run ARCH D M BATCH K STEPS WARMUP SEED, or quit"})
+        if cmd[0] != "run" or len(cmd) not in (9, 10):
+            reply({"error": f"bad command {line.strip()!r}; expected: run ARCH D M BATCH K STEPS WARMUP SEED [DIR], or quit"})
             continue
         arch = cmd[1]
         if arch not in ALL_ARCHS:
             reply({"error": f"unknown arch {arch!r}; expected one of {', '.join(ALL_ARCHS)}"})
             continue
         try:
-            d, m, batch, k, steps, warmup, seed = (int(v) for v in cmd[2:])
-            reply(run_case(sm, torch, args.threads, arch, d, m, batch, k, steps, warmup, seed))
+            d, m, batch, k, steps, warmup, seed = (int(v) for v in cmd[2:9])
+            folder = cmd[9] if len(cmd) == 10 else None
+            reply(run_case(sm, torch, args.threads, arch, d, m, batch, k, steps, warmup, seed, folder))
         except Exception as e:  # a bad shape or out of memory: one line, the peer stays up
             reply({"error": f"{arch}: {type(e).__name__}: {e}".splitlines()[0]})
 

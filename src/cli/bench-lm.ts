@@ -2,7 +2,9 @@
  * `msae bench lm [--json]`: forward tokens/s of msae's Gemma-2 runtime next to a PyTorch CPU
  * forward of the same weights (bench/lm.ts, bench/torch_lm.py), on a gemma-2-2b-shaped 2-layer
  * stack with random weights and on the default model (models/tiny-gemma2) when it exists.
- * Prints a table (or JSON: {"cases": [{name, msae_tok_s, torch_tok_s, ratio, ...}], ...}).
+ * The peer runs as installed and with the widest OpenBLAS core that passes; the ratio is against
+ * the faster (torch_core). Prints a table (or JSON: {"cases": [{name, msae_tok_s, torch_tok_s,
+ * ratio, torch_core, torch_tok_s_installed, torch_tok_s_widest, ...}], ...}).
  */
 import type { Command } from "commander";
 import { DEFAULT_LM_BENCH, type LmBenchCase, type LmBenchResult, runLmBench } from "../../bench/lm.ts";
@@ -83,8 +85,10 @@ export function formatLmBench(r: LmBenchResult): string {
     "case",
     "tokens",
     "msae tok/s",
-    "torch tok/s",
+    "torch inst",
+    "torch widest",
     "ratio",
+    "vs core",
     "GFLOP/fwd",
     "msae GFLOP/s",
     "GEMM FLOPs",
@@ -94,8 +98,10 @@ export function formatLmBench(r: LmBenchResult): string {
     c.name,
     `${c.batch}x${c.seq}`,
     num(c.msae_tok_s, 0),
-    num(c.torch_tok_s, 0),
+    num(c.torch_tok_s_installed, 0),
+    num(c.torch_tok_s_widest, 0),
     c.ratio === null ? "-" : `${c.ratio.toFixed(2)}x`,
+    c.torch_core ?? "-",
     num(c.gflop_per_forward, 1),
     num(c.msae_gflop_s, 1),
     `${(100 * c.gemm_flop_share).toFixed(2)}%`,

@@ -1,6 +1,6 @@
 /**
  * `msae bench <what>`: benchmarks measure, print a table and write JSON (DESIGN.md s.6). This file
- * only parses options; the benchmark logic lives under bench/. Subcommands: `kernels`, `lm`, `harvest`, `explorer`.
+ * only parses options; the benchmark logic lives under bench/. Subcommands: `kernels`, `lm`, `sae`, `harvest`, `explorer`.
  */
 import type { Command } from "commander";
 import { formatKernelTable, runKernelBench } from "../../bench/kernels.ts";
@@ -8,6 +8,7 @@ import { atomicWriteJson } from "../io/atomic.ts";
 import { registerBenchExplorer } from "./bench-explorer.ts";
 import { registerBenchHarvest } from "./bench-harvest.ts";
 import { registerBenchLm } from "./bench-lm.ts";
+import { registerBenchSae } from "./bench-sae.ts";
 import { badOption, parseIntOption } from "./errors.ts";
 
 /** "m,n,k" -> three integers >= 1. */
@@ -68,6 +69,7 @@ export function register(program: Command): void {
     .description("benchmarks: measure, print a table, write JSON (compare only figures from one run)");
   registerKernels(bench);
   registerBenchLm(bench);
+  registerBenchSae(bench);
   registerBenchHarvest(bench);
   registerBenchExplorer(bench);
 }
