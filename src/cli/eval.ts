@@ -46,6 +46,7 @@ interface EvalCliOptions {
   batch?: string;
   zeroAllPositions?: boolean;
   check: boolean;
+  allowNonfinite?: boolean;
   json?: boolean;
   out?: string;
   backend: string;
@@ -91,6 +92,7 @@ export function register(program: Command): void {
       "zero-ablate BOS/EOS/PAD positions too for ce_zero (default: the positions the SAE replaces)",
     )
     .option("--no-check", "skip the loaded-SAE check")
+    .option("--allow-nonfinite", "load an SAE whose weights hold NaN / Inf anyway (forensics; a warning line)")
     .option("--json", "print the metrics as JSON")
     .option("--out <file>", "also write the JSON to this file (atomically), e.g. runs/<name>/eval/<arch>.json")
     .option("--backend <name>", "auto, native or ref", "auto")
@@ -98,7 +100,14 @@ export function register(program: Command): void {
       if (!["auto", "native", "ref"].includes(o.backend))
         throw badOption("--backend", o.backend, "auto, native or ref");
       const backend = getBackend(o.backend as "auto" | "native" | "ref");
-      const loaded = loadSae<Float32Array>(o.sae, SAE_FACTORIES, backend, { arrayType: "f32" });
+      const loaded = loadSae<Float32Array>(o.sae, SAE_FACTORIES, backend, {
+        arrayType: "f32",
+        allowNonFinite: o.allowNonfinite ?? false,
+      });
+      if (o.allowNonfinite)
+        process.stderr.write(
+          `eval: ${o.sae}: --allow-nonfinite: non-finite weights are not refused; metrics may be NaN\n`,
+        );
       for (const n of loaded.notes) process.stderr.write(`eval: ${o.sae}: ${n}\n`);
       const tokens = parseIntOption("--tokens", o.tokens, 1);
       const meta = loaded.cfg.metadata;
