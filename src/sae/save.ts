@@ -24,6 +24,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { FloatArray } from "../core/backend.ts";
+import { msaeVersion } from "../core/paths.ts";
 import { fsyncDirSync } from "../io/atomic.ts";
 import {
   SAELENS_CFG_FILE,
@@ -35,8 +36,6 @@ import {
 import type { TensorToWrite } from "../io/safetensors-write.ts";
 import { writeSafetensorsSync } from "../io/safetensors-write.ts";
 import { NORMALIZED_ARCHS, type SaeArch, type SaeModule } from "./types.ts";
-
-export const MSAE_VERSION = "0.1.0";
 
 export { NORMALIZED_ARCHS } from "./types.ts";
 
@@ -106,7 +105,7 @@ export function saeConfigFields(sae: SaeModule, options: SaveSaeOptions = {}) {
   const info = options.info ?? {};
   const metadata: SaelensMetadata = {
     ...info,
-    msae_version: MSAE_VERSION,
+    msae_version: msaeVersion,
     msae_architecture: sae.arch,
     reconstruct: hyper.reconstruct,
     msae_hyper: { ...hyper, matryoshkaFractions: [...hyper.matryoshkaFractions] },
