@@ -7,10 +7,10 @@
  *   bytes = [u64 N][N bytes of JSON header][byte buffer]   (see safetensors-header.ts)
  */
 
-import type { ReadF32Options, TensorInfo, TensorReader } from "./safetensors.ts";
+import type { ReadF32Options, TensorReader } from "./safetensors.ts";
 import { MAX_HEADER_BYTES, parseHeader, SafetensorsError, type TensorEntry } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
-import { checkDtype, sameShape, toF32, viewAs } from "./safetensors-view.ts";
+import { checkDtype, sameShape, TensorTable, toF32, viewAs } from "./safetensors-view.ts";
 
 /** Refuses a big-endian host (tensor bytes are little-endian). */
 function checkLittleEndian(): void {
@@ -18,12 +18,9 @@ function checkLittleEndian(): void {
     throw new Error("msae reads safetensors (little-endian) only on little-endian hosts");
 }
 
-export class SafetensorsBuffer implements TensorReader {
-  readonly path: string;
-  readonly metadata: Readonly<Record<string, string>>;
+export class SafetensorsBuffer extends TensorTable implements TensorReader {
   private readonly bytes: Uint8Array;
   private readonly dataStart: number;
-  private readonly entries: Map<string, TensorEntry>;
 
   private constructor(
     path: string,
@@ -32,11 +29,9 @@ export class SafetensorsBuffer implements TensorReader {
     entries: Map<string, TensorEntry>,
     metadata: Record<string, string>,
   ) {
-    this.path = path;
+    super(path, entries, metadata);
     this.bytes = bytes;
     this.dataStart = dataStart;
-    this.entries = entries;
-    this.metadata = Object.freeze({ ...metadata });
   }
 
   /** Validates the header of `bytes` (named `path` in errors) and returns a reader over them. */
@@ -71,32 +66,6 @@ export class SafetensorsBuffer implements TensorReader {
     const dataStart = 8 + headerLen;
     const { tensors, metadata } = parseHeader(path, text, size - dataStart);
     return new SafetensorsBuffer(path, bytes, dataStart, tensors, metadata);
-  }
-
-  names(): string[] {
-    return [...this.entries.keys()].sort();
-  }
-
-  has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
-  private entry(name: string): TensorEntry {
-    const e = this.entries.get(name);
-    if (!e) {
-      const n = this.entries.size;
-      throw new SafetensorsError(
-        this.path,
-        name,
-        `not found; expected one of the file's ${n} tensor${n === 1 ? "" : "s"}`,
-      );
-    }
-    return e;
-  }
-
-  info(name: string): TensorInfo {
-    const e = this.entry(name);
-    return { dtype: e.dtype, shape: e.shape, byteLength: e.end - e.begin };
   }
 
   read(name: string, rows?: readonly [number, number]): StoredArray {

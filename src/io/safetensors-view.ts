@@ -8,7 +8,7 @@
  */
 import * as conv from "./dtype.ts";
 import type { ReadF32Options, TensorInfo, TensorReader } from "./safetensors.ts";
-import { DTYPE_SIZE, type Dtype, SafetensorsError } from "./safetensors-header.ts";
+import { DTYPE_SIZE, type Dtype, SafetensorsError, type TensorEntry } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
 
 /** Views `bytes` (a fresh, aligned buffer) as the typed array of `dtype`. */
@@ -113,4 +113,47 @@ export function checkDtype(
   if (accepted.includes(dtype)) return;
   const list = accepted.length === 1 ? accepted[0] : `one of ${accepted.join(", ")}`;
   throw new SafetensorsError(file, name, `has dtype ${dtype}; expected ${list}${purpose ? ` (${purpose})` : ""}`);
+}
+
+/**
+ * The validated header of a safetensors file, shared by the file reader (safetensors.ts) and the
+ * in-memory one (safetensors-buffer.ts): names, lookup with a one-line error, dtype and shape.
+ */
+export abstract class TensorTable {
+  readonly path: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  protected readonly entries: Map<string, TensorEntry>;
+
+  protected constructor(path: string, entries: Map<string, TensorEntry>, metadata: Record<string, string>) {
+    this.path = path;
+    this.entries = entries;
+    this.metadata = Object.freeze({ ...metadata });
+  }
+
+  /** Tensor names, sorted. */
+  names(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  protected entry(name: string): TensorEntry {
+    const e = this.entries.get(name);
+    if (!e) {
+      const n = this.entries.size;
+      throw new SafetensorsError(
+        this.path,
+        name,
+        `not found; expected one of the file's ${n} tensor${n === 1 ? "" : "s"}`,
+      );
+    }
+    return e;
+  }
+
+  info(name: string): TensorInfo {
+    const e = this.entry(name);
+    return { dtype: e.dtype, shape: e.shape, byteLength: e.end - e.begin };
+  }
 }

@@ -21,7 +21,7 @@ import * as os from "node:os";
 import type { Backend } from "../core/backend.ts";
 import { type Dtype, MAX_HEADER_BYTES, parseHeader, SafetensorsError, type TensorEntry } from "./safetensors-header.ts";
 import type { StoredArray } from "./safetensors-types.ts";
-import { checkDtype, sameShape, toF32, viewAs } from "./safetensors-view.ts";
+import { checkDtype, sameShape, TensorTable, toF32, viewAs } from "./safetensors-view.ts";
 
 export { DTYPE_SIZE, type Dtype, MAX_HEADER_BYTES, SafetensorsError } from "./safetensors-header.ts";
 
@@ -79,13 +79,10 @@ function preadExact(fd: number, dst: Uint8Array, position: number, fail: (got: n
 }
 
 /** An open safetensors file: header validated, tensors read on demand. */
-export class SafetensorsFile implements TensorReader {
-  readonly path: string;
-  readonly metadata: Readonly<Record<string, string>>;
+export class SafetensorsFile extends TensorTable implements TensorReader {
   /** File offset of the byte buffer (8 + N). */
   readonly dataStart: number;
   private fd: number | null;
-  private readonly entries: Map<string, TensorEntry>;
 
   private constructor(
     path: string,
@@ -94,11 +91,9 @@ export class SafetensorsFile implements TensorReader {
     entries: Map<string, TensorEntry>,
     meta: Record<string, string>,
   ) {
-    this.path = path;
+    super(path, entries, meta);
     this.fd = fd;
     this.dataStart = dataStart;
-    this.entries = entries;
-    this.metadata = Object.freeze({ ...meta });
   }
 
   /** Opens and validates `path` (reads only the 8-byte length and the header). */
@@ -162,33 +157,6 @@ export class SafetensorsFile implements TensorReader {
     const dataStart = 8 + headerLen;
     const { tensors, metadata } = parseHeader(path, text, size - dataStart);
     return new SafetensorsFile(path, fd, dataStart, tensors, metadata);
-  }
-
-  /** Tensor names, sorted. */
-  names(): string[] {
-    return [...this.entries.keys()].sort();
-  }
-
-  has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
-  private entry(name: string): TensorEntry {
-    const e = this.entries.get(name);
-    if (!e) {
-      const n = this.entries.size;
-      throw new SafetensorsError(
-        this.path,
-        name,
-        `not found; expected one of the file's ${n} tensor${n === 1 ? "" : "s"}`,
-      );
-    }
-    return e;
-  }
-
-  info(name: string): TensorInfo {
-    const e = this.entry(name);
-    return { dtype: e.dtype, shape: e.shape, byteLength: e.end - e.begin };
   }
 
   /** File offset and byte length of a tensor's data (for callers that stream it). */
