@@ -82,5 +82,7 @@ void RegisterEmbed(Napi::Env env, Napi::Object exports);      // embed.cc (gathe
 void RegisterAdam(Napi::Env env, Napi::Object exports);       // adam.cc
 void RegisterConvert(Napi::Env env, Napi::Object exports);    // convert.cc (f16/bf16)
 void RegisterFinite(Napi::Env env, Napi::Object exports);     // finite.cc (NaN / Inf scan)
+void RegisterLogits(Napi::Env env, Napi::Object exports);     // logits.cc (evaluation: softmax, KL / CE terms)
+void RegisterSae(Napi::Env env, Napi::Object exports);        // sae.cc (SAE training: losses, code stats, normalization)
 
 }  // namespace msae

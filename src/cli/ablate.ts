@@ -36,7 +36,7 @@ async function run(o: AblateOptions): Promise<void> {
         if (s !== stage) {
           bar?.stop();
           stage = s;
-          bar = new RateProgress(s, total, { unit: s === "eval" ? "SAEs" : "tok" });
+          bar = new RateProgress(s, total, { unit: s.startsWith("eval") ? "contexts" : "tok" });
         }
         bar!.update(done, total);
       },

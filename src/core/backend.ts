@@ -11,10 +11,12 @@
  * - Index arrays are Int32Array. Half-precision storage is a Uint16Array of raw bits.
  * - Dims are validated by the native addon (a wrong length throws a one-line RangeError, never a crash).
  */
+import type { EvalKernels } from "./backend-eval.ts";
+import type { SaeKernels } from "./backend-sae.ts";
 
 export type FloatArray = Float32Array | Float64Array;
 
-export interface Backend {
+export interface Backend extends EvalKernels, SaeKernels {
   /** "native" (C++ addon) or "ref" (pure TypeScript oracle). */
   readonly name: "native" | "ref";
 

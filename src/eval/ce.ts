@@ -9,31 +9,27 @@
  *   ce_loss_score = (ce_zero - ce_sae) / (ce_zero - ce_clean);  kl_div_score = (kl_zero - kl_sae) / kl_zero
  *
  * Per batch: setClean(logits, ...) copies the clean logits [rows, V] (float32, exactly as the model
- * gave them), their probabilities p [rows, V] (float64) and log-sum-exp [rows] (float64);
+ * gave them), their probabilities p [rows, V] (float32) and log-sum-exp [rows] (float64);
  * addPatched("sae" | "zero", logits) then scores a patched forward of the same rows against them.
- * Memory: 12 bytes per logit of one batch (CLEAN_BYTES_PER_LOGIT).
+ * The per-row work (softmax, log-sum-exp, the cross term) runs in the backend's logitSoftmax /
+ * logitCompare kernels (src/core/backend-eval.ts); the sums over rows stay here, in row order.
+ * Memory: 8 bytes per logit of one batch (CLEAN_BYTES_PER_LOGIT).
  *
  * For several SAEs on the same text (evaluate-many.ts) the clean pass is shared: CleanBatch holds
  * one batch's clean state, PatchedSums scores patched forwards against it (one per SAE, one per
  * hook for the zero splice), and splicedMetrics turns the sums into the metrics.
  */
+import type { Backend } from "../core/backend.ts";
 import type { SplicedMetrics } from "./metrics.ts";
 
-function logSumExp(l: Float32Array, o: number, V: number): number {
-  let mx = Number.NEGATIVE_INFINITY;
-  for (let v = 0; v < V; v++) if (l[o + v] > mx) mx = l[o + v];
-  let s = 0;
-  for (let v = 0; v < V; v++) s += Math.exp(l[o + v] - mx);
-  return mx + Math.log(s);
-}
-
-export const CLEAN_BYTES_PER_LOGIT = 12;
+export const CLEAN_BYTES_PER_LOGIT = 8;
 
 /** One batch's clean forward: logits [rows, V], p, lse, targets and KL mask; with running totals. */
 export class CleanBatch {
   readonly vocab: number;
+  readonly backend: Backend;
   clean: Float32Array = new Float32Array(0);
-  cleanP: Float64Array = new Float64Array(0);
+  cleanP: Float32Array = new Float32Array(0);
   cleanLse: Float64Array = new Float64Array(0);
   targets: Int32Array = new Int32Array(0);
   klMask: Uint8Array = new Uint8Array(0);
@@ -43,9 +39,13 @@ export class CleanBatch {
   klTokens = 0;
   ceClean = 0;
   batches = 0;
+  /** [rows] scratch of PatchedSums.add (one patched forward at a time). */
+  lseQ: Float64Array = new Float64Array(0);
+  cross: Float64Array = new Float64Array(0);
 
-  constructor(vocab: number) {
+  constructor(vocab: number, backend: Backend) {
     this.vocab = vocab;
+    this.backend = backend;
   }
 
   /** logits [rows, V] of the clean forward; targets [rows] (-1 = not scored); klMask [rows]. */
@@ -55,12 +55,14 @@ export class CleanBatch {
       throw new RangeError(
         `SplicedLossAccumulator.setClean: ${rows} rows need logits of ${rows * V}, got ${logits.length}`,
       );
-    if (this.clean.length < rows * V) {
+    if (this.clean.length !== rows * V) {
       this.clean = new Float32Array(rows * V);
-      this.cleanP = new Float64Array(rows * V);
+      this.cleanP = new Float32Array(rows * V);
     }
-    if (this.cleanLse.length < rows) {
+    if (this.cleanLse.length !== rows) {
       this.cleanLse = new Float64Array(rows);
+      this.lseQ = new Float64Array(rows);
+      this.cross = new Float64Array(rows);
       this.targets = new Int32Array(rows);
       this.klMask = new Uint8Array(rows);
     }
@@ -68,25 +70,12 @@ export class CleanBatch {
     this.targets.set(targets.subarray(0, rows));
     this.klMask.set(klMask.subarray(0, rows));
     this.rows = rows;
+    this.backend.logitSoftmax(this.clean, rows, V, this.cleanP, this.cleanLse);
     let ce = 0; // summed per batch, as PatchedSums.add does (same rounding for identical logits)
     for (let r = 0; r < rows; r++) {
-      // lse and p from one exp per logit: e_v = exp(l_v - max), p_v = e_v / sum e
-      const o = r * V;
-      let mx = Number.NEGATIVE_INFINITY;
-      for (let v = o; v < o + V; v++) if (logits[v] > mx) mx = logits[v];
-      const P = this.cleanP;
-      let sum = 0;
-      for (let v = o; v < o + V; v++) {
-        const e = Math.exp(logits[v] - mx);
-        P[v] = e;
-        sum += e;
-      }
-      for (let v = o; v < o + V; v++) P[v] /= sum;
-      const lse = mx + Math.log(sum);
-      this.cleanLse[r] = lse;
       const t = targets[r];
       if (t >= 0) {
-        ce += lse - logits[r * V + t];
+        ce += this.cleanLse[r] - logits[r * V + t];
         this.ceTokens++;
       }
       if (klMask[r]) this.klTokens++;
@@ -110,20 +99,14 @@ export class PatchedSums {
       throw new RangeError(`SplicedLossAccumulator.addPatched: expected logits of ${rows * V}, got ${logits.length}`);
     if (this.batches !== clean.batches - 1)
       throw new Error(`SplicedLossAccumulator.addPatched(${what}): called twice for one clean batch`);
-    const l = clean.clean;
-    const p = clean.cleanP;
+    const { lseQ, cross } = clean;
+    clean.backend.logitCompare(clean.clean, clean.cleanP, logits, rows, V, lseQ, cross);
     let ce = 0;
     let kl = 0;
     for (let r = 0; r < rows; r++) {
-      const o = r * V;
-      const lseQ = logSumExp(logits, o, V);
       const t = clean.targets[r];
-      if (t >= 0) ce += lseQ - logits[o + t];
-      if (clean.klMask[r]) {
-        let s = 0;
-        for (let v = o; v < o + V; v++) s += p[v] * (l[v] - logits[v]);
-        kl += s + lseQ - clean.cleanLse[r];
-      }
+      if (t >= 0) ce += lseQ[r] - logits[r * V + t];
+      if (clean.klMask[r]) kl += cross[r] + lseQ[r] - clean.cleanLse[r];
     }
     this.ce += ce;
     this.kl += kl;
@@ -156,9 +139,9 @@ export class SplicedLossAccumulator {
   private readonly cleanBatch: CleanBatch;
   private readonly sums = { sae: new PatchedSums(), zero: new PatchedSums() };
 
-  constructor(vocab: number) {
+  constructor(vocab: number, backend: Backend) {
     this.vocab = vocab;
-    this.cleanBatch = new CleanBatch(vocab);
+    this.cleanBatch = new CleanBatch(vocab, backend);
   }
 
   /** CE-scored positions and KL positions so far. */

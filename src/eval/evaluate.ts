@@ -7,7 +7,8 @@
  *
  * The corpus is packed into contexts of `contextSize` tokens (SAELens packing, BOS first, as the
  * harvest does) and the first ceil(tokens / contextSize) contexts (fewer when the corpus is shorter)
- * run in batches of `batch` contexts. Per batch, three forwards:
+ * run in batches of `batch` contexts. Per batch, three forwards (the patched two start at the hook
+ * from the clean forward's stream there: PatchedForwards):
  *   clean:  the model as it is; its logits are the reference of CE and KL;
  *   sae:    at the hook, every non-special position (token not BOS / EOS / PAD) is replaced by the
  *           SAE's reconstruction x^ = sae(c x) / c (sae-rows.ts); the rows the SAE saw there feed
@@ -24,6 +25,7 @@
  * accordingly for large vocabularies). For stored activations see evaluateOnStore (store.ts).
  */
 import { UsageError } from "../core/errors.ts";
+import type { Tensor } from "../core/tensor.ts";
 import { packDocuments } from "../data/packing.ts";
 import type { Corpus } from "../data/spec.ts";
 import { specialIds } from "../harvest/activations.ts";
@@ -170,6 +172,47 @@ class SpliceRunner {
   }
 }
 
+/**
+ * Patched forwards that start at the hook: the clean forward captures the stream at the hook, and
+ * each patched forward copies it, rewrites it and runs only the blocks downstream of it
+ * (RunOptions.start). The upstream blocks are the same in every forward, so the logits are
+ * those of a full spliced forward. Hooks inside a block (attn_out, mlp_out) run the full forward.
+ */
+class PatchedForwards {
+  private readonly scratch: Float32Array;
+  /** Hook -> block the patched forward starts at (resid_pre L: L; resid_post L: L + 1), or null. */
+  private readonly startOf = new Map<string, number | null>();
+
+  constructor(
+    private readonly model: LanguageModel,
+    hooks: readonly string[],
+    maxRows: number,
+  ) {
+    this.scratch = new Float32Array(maxRows * model.dims.dModel);
+    for (const h of hooks) {
+      const { layer, kind } = parseHookName(h, model.dims.nLayers);
+      this.startOf.set(h, kind === "resid_pre" ? layer : kind === "resid_post" ? layer + 1 : null);
+    }
+  }
+
+  /** The hooks the clean forward captures (the resumable ones). */
+  get captured(): string[] {
+    return [...this.startOf].filter(([, s]) => s !== null).map(([h]) => h);
+  }
+
+  /** Logits of the forward with `splice` at `hook`; clean: the clean forward's cache of this batch. */
+  run(ids: Int32Array, n: number, hook: string, clean: Record<string, Tensor>, splice: SpliceFn): Float32Array {
+    const start = this.startOf.get(hook);
+    const d = this.model.dims.dModel;
+    if (start === null || start === undefined)
+      return this.model.run(ids, { batch: n, splice: { [hook]: splice } }).logits!.data;
+    const resid = this.scratch.subarray(0, ids.length * d);
+    resid.set(clean[hook].data);
+    splice(resid, ids.length, d);
+    return this.model.run(ids, { batch: n, start: { layer: start, resid } }).logits!.data;
+  }
+}
+
 /** Every metric of DESIGN.md s.3 (see the header). */
 export async function evaluateSae(
   model: LanguageModel,
@@ -196,7 +239,8 @@ export async function evaluateSae(
   const spliced = options.spliced ?? true;
   const recon = new ReconAccumulator(d, sae.hyper.m);
   const runner = new SpliceRunner(sae, options.scale ?? 1, B * C, recon);
-  const ce = spliced ? new SplicedLossAccumulator(V) : null;
+  const ce = spliced ? new SplicedLossAccumulator(V, model.backend) : null;
+  const patched = spliced ? new PatchedForwards(model, [options.hook], B * C) : null;
   const targets = new Int32Array(B * C);
   const klMask = new Uint8Array(B * C);
   const bos = model.info.bosId;
@@ -214,9 +258,10 @@ export async function evaluateSae(
       fillTargets(ids, C, bos, t);
       const mask = klMask.subarray(0, rows);
       for (let r = 0; r < rows; r++) mask[r] = p.excluded.has(ids[r]) ? 0 : 1;
-      ce.setClean(model.run(ids, { batch: n }).logits!.data, rows, t, mask);
-      ce.addPatched("sae", model.run(ids, { batch: n, splice: { [hook]: saeSplice } }).logits!.data);
-      ce.addPatched("zero", model.run(ids, { batch: n, splice: { [hook]: zeroSplice } }).logits!.data);
+      const cleanRun = model.run(ids, { batch: n, capture: patched!.captured });
+      ce.setClean(cleanRun.logits!.data, rows, t, mask);
+      ce.addPatched("sae", patched!.run(ids, n, hook, cleanRun.cache, saeSplice));
+      ce.addPatched("zero", patched!.run(ids, n, hook, cleanRun.cache, zeroSplice));
     } else {
       const { cache } = model.run(ids, { batch: n, capture: [hook], logits: false });
       runner.reconstruct(cache[hook].data, d, false);
@@ -254,9 +299,10 @@ export async function evaluateSaes(
   const V = model.dims.vocabSize;
   const recons = saes.map((s) => new ReconAccumulator(d, s.sae.hyper.m));
   const runners = saes.map((s, j) => new SpliceRunner(s.sae, s.scale ?? 1, B * C, recons[j]));
-  const clean = new CleanBatch(V);
+  const clean = new CleanBatch(V, model.backend);
   const saeSums = saes.map(() => new PatchedSums());
   const hooks = [...new Set(saes.map((s) => s.hook))];
+  const patched = new PatchedForwards(model, hooks, B * C);
   const zeroSums = new Map(hooks.map((h) => [h, new PatchedSums()]));
   const targets = new Int32Array(B * C);
   const klMask = new Uint8Array(B * C);
@@ -269,15 +315,16 @@ export async function evaluateSaes(
     fillTargets(ids, C, bos, t);
     const mask = klMask.subarray(0, rows);
     for (let r = 0; r < rows; r++) mask[r] = p.excluded.has(ids[r]) ? 0 : 1;
-    clean.set(model.run(ids, { batch: n }).logits!.data, rows, t, mask);
+    const cleanRun = model.run(ids, { batch: n, capture: patched.captured });
+    clean.set(cleanRun.logits!.data, rows, t, mask);
     for (const h of hooks) {
       const runner = runners[saes.findIndex((s) => s.hook === h)];
       const zero: SpliceFn = options.zeroAllPositions ? (act) => act.fill(0) : (act, _r, dd) => runner.zero(act, dd);
-      zeroSums.get(h)!.add(clean, model.run(ids, { batch: n, splice: { [h]: zero } }).logits!.data, "zero");
+      zeroSums.get(h)!.add(clean, patched.run(ids, n, h, cleanRun.cache, zero), "zero");
     }
     saes.forEach((s, j) => {
       const splice: SpliceFn = (act, _r, dd) => runners[j].reconstruct(act, dd, true);
-      saeSums[j].add(clean, model.run(ids, { batch: n, splice: { [s.hook]: splice } }).logits!.data, "sae");
+      saeSums[j].add(clean, patched.run(ids, n, s.hook, cleanRun.cache, splice), "sae");
     });
     contexts += n;
     options.onBatch?.(contexts, N);

@@ -65,6 +65,14 @@ export interface RunOptions {
    * workspace and are overwritten by the next run with the same shape; copy what you keep.
    */
   copy?: boolean;
+  /**
+   * Start the forward at block `layer` from this residual stream [batch * seq, d] (the stream
+   * entering that block, i.e. blocks.{layer-1}.hook_resid_post; layer = nLayers runs only the head)
+   * instead of embedding the ids, which then only give the shape. What a spliced forward reuses
+   * from the clean one: everything upstream of the splice is the same. Hooks upstream of `layer`
+   * are refused.
+   */
+  start?: { layer: number; resid: Float32Array };
 }
 
 /** The hooks one run needs, resolved against the model's depth. */
@@ -99,6 +107,12 @@ export class HookPlan {
   get(layer: number, kind: HookKind): { capture: boolean; splice: SpliceFn | null } | undefined {
     if (this.entries.size === 0) return undefined;
     return this.entries.get(hookName(layer, kind));
+  }
+
+  /** The first hook of the plan in a block before `layer` (a forward started there never reaches it), or null. */
+  firstBefore(layer: number): string | null {
+    for (const name of this.entries.keys()) if (Number(name.split(".")[1]) < layer) return name;
+    return null;
   }
 
   /** Names captured, in forward order. */

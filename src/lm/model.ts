@@ -169,8 +169,22 @@ export class LanguageModel {
       }
     };
 
-    this.arch.embed(ws, flat);
-    for (let layer = 0; layer < nLayers; layer++) {
+    let first = 0;
+    if (options.start) {
+      const { layer, resid } = options.start;
+      if (!Number.isInteger(layer) || layer < 0 || layer > nLayers)
+        throw new RangeError(`run: start layer ${layer} is outside [0, ${nLayers}]`);
+      if (resid.length !== rows * dModel)
+        throw new RangeError(
+          `run: start residual has ${resid.length} values; expected batch * seq * d = ${rows} * ${dModel}`,
+        );
+      const upstream = plan.firstBefore(layer);
+      if (upstream) throw new RangeError(`run: hook ${upstream} is upstream of the start layer ${layer}`);
+      const dst = ws.resid(layer);
+      if (dst !== resid) dst.set(resid);
+      first = layer;
+    } else this.arch.embed(ws, flat);
+    for (let layer = first; layer < nLayers; layer++) {
       onHook(layer, "resid_pre", ws.resid(layer));
       if (layer >= plan.layersToRun) break;
       this.arch.block(ws, layer, onHook);

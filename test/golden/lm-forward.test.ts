@@ -13,7 +13,7 @@ import { describe, test } from "node:test";
 import type { Backend } from "../../src/core/backend.ts";
 import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import { SafetensorsFile } from "../../src/io/safetensors.ts";
-import type { SpliceFn } from "../../src/lm/hooks.ts";
+import { parseHookName, type SpliceFn } from "../../src/lm/hooks.ts";
 import { loadModel } from "../../src/lm/loader.ts";
 
 const ROOT = join(import.meta.dirname, "lm");
@@ -108,6 +108,35 @@ for (const [beName, be] of BACKENDS) {
         assertClose(r.logits!.data, exp.readF32("logits_spliced"), "spliced logits");
         // and the clean run afterwards is clean again (the splice does not leak into the workspace)
         assertClose(model.run(inp.input_ids).logits!.data, exp.readF32("logits"), "clean logits after splice");
+        exp.close();
+      });
+
+      test(`${fx}: a forward started at a block from the spliced stream matches the reference's spliced logits`, () => {
+        const model = loadModel(join(ROOT, fx), { backend: be!, tokenizer: false });
+        const inp = readInputs(fx);
+        const exp = expected(fx);
+        const fns = splices(inp.splice);
+        // The residual-stream splice of inputs.json starts the forward; the others are upstream of it.
+        const resid = Object.keys(fns).find((h) => /hook_resid_(pre|post)$/.test(h))!;
+        const { layer, kind } = parseHookName(resid, model.dims.nLayers);
+        const start = kind === "resid_pre" ? layer : layer + 1;
+        const upstream = Object.fromEntries(Object.entries(fns).filter(([h]) => h !== resid));
+        const B = inp.input_ids.length;
+        const T = inp.input_ids[0].length;
+        const head = model.run(inp.input_ids, { splice: upstream, capture: [resid], logits: false, copy: true });
+        const stream = head.cache[resid].data;
+        fns[resid](stream, B * T, model.dims.dModel);
+        const ids = Int32Array.from(inp.input_ids.flat());
+        const r = model.run(ids, { batch: B, start: { layer: start, resid: stream } });
+        assertClose(r.logits!.data, exp.readF32("logits_spliced"), "started logits");
+        assert.throws(
+          () => model.run(ids, { batch: B, start: { layer: start, resid: stream }, splice: upstream }),
+          /upstream of the start layer/,
+        );
+        assert.throws(
+          () => model.run(ids, { batch: B, start: { layer: start, resid: stream.subarray(1) } }),
+          /start residual/,
+        );
         exp.close();
       });
 

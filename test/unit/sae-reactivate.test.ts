@@ -33,7 +33,10 @@ test("reactivation revives features forced dead along the residual's top singula
   for (let t = 1; t <= 5; t++) {
     for (const { param } of sae.params.values()) param.grad.fill(0);
     sae.trainBatch(x, rows, { gradWeight: 1, deadMask: null, updateState: true });
-    dead.update(sae.codes(), rows, t);
+    const codes = sae.codes();
+    const fired = new Int32Array(m); // counted here, independently of backend.activeStats
+    for (let b = 0; b < rows; b++) for (let j = 0; j < m; j++) if (codes[b * m + j] > 0) fired[j]++;
+    dead.update(fired, rows, t);
     opt.step();
   }
   const deadNow = dead.deadForReactivation(5, 5);

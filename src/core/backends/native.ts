@@ -8,22 +8,14 @@
  */
 import type { Backend, FloatArray } from "../backend.ts";
 import type { NativeAddon } from "./addon.ts";
+import { f32 } from "./native-eval.ts";
+import { NativeSae } from "./native-sae.ts";
 
-const F64_MESSAGE = "the native backend takes Float32Array; use the ref backend for float64";
-
-/** Throws the float64 TypeError if any argument is a Float64Array (nulls and non-floats pass through). */
-function f32(kernel: string, ...arrays: (FloatArray | null)[]): void {
-  for (const a of arrays) {
-    if (a instanceof Float64Array) throw new TypeError(`${kernel}: ${F64_MESSAGE}`);
-  }
-}
-
-export class NativeBackend implements Backend {
+export class NativeBackend extends NativeSae implements Backend {
   readonly name = "native" as const;
-  private readonly addon: NativeAddon;
 
   constructor(addon: NativeAddon) {
-    this.addon = addon;
+    super(addon);
   }
 
   // ---------------------------------------------------------------- GEMM

@@ -99,7 +99,7 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
     if (options.updateState) this.updateState(w, rows);
     this.lastCodes = w.h;
     this.lastResidual = w.e;
-    return lossParts(recon, sparsity, aux, meanL0(w.h, rows));
+    return lossParts(recon, sparsity, aux, meanL0(this.backend, w.h, rows, this.hyper.m));
   }
 
   forward(x: A, rows: number, codes: A, recon: A): void {

@@ -123,7 +123,7 @@ export class GatedSae<A extends FloatArray> extends BaselineBase<A> {
     encodeBackward(bk, w.dh, w.xc, rows, d, m, this.W_enc, null, this.b_dec.grad, this.colM);
     this.lastCodes = w.h;
     this.lastResidual = w.e;
-    return lossParts(recon, sparsity, aux, meanL0(w.h, rows));
+    return lossParts(recon, sparsity, aux, meanL0(this.backend, w.h, rows, this.hyper.m));
   }
 
   forward(x: A, rows: number, codes: A, recon: A): void {

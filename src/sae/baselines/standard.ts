@@ -172,11 +172,12 @@ export function weightedL1(
   return (l1 * s) / rows;
 }
 
-/** Number of nonzero entries of h divided by rows (mean L0 per token). */
-export function meanL0(h: FloatArray, rows: number): number {
-  let n = 0;
-  for (let i = 0; i < h.length; i++) if (h[i] !== 0) n++;
-  return n / rows;
+const l0Stats = new Float64Array(2);
+
+/** Number of nonzero entries of h [rows, m] divided by rows (mean L0 per token). */
+export function meanL0(bk: Backend, h: FloatArray, rows: number, m: number): number {
+  bk.activeStats(h, rows, m, null, l0Stats);
+  return l0Stats[0] / rows;
 }
 
 // ------------------------------------------------------------------ batch top-k and its threshold

@@ -79,6 +79,7 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
   private dh!: A; // [rows, m] (= dhp without attention)
   private dn!: A; // [rows, d]
   private readonly colsum: A; // [m]
+  private readonly stats = new Float64Array(2); // activeStats: [nonzero count, sum]
 
   constructor(hyper: SaeHyper, backend: Backend, options: PaperOptions, init: PaperInit<A>) {
     const { d, m } = hyper;
@@ -198,21 +199,11 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
     const xhat = this.xhat;
     const dxhat = this.dxhat;
     // Loss parts.
-    let recon = 0;
-    for (let i = 0; i < rows * d; i++) {
-      const e = xhat[i] - xs[i];
-      recon += e * e;
-      dxhat[i] = ((2 * gw) / rows) * e;
-    }
-    recon /= rows;
+    const recon = be.sqDiff(xhat, xs, (2 * gw) / rows, dxhat) / rows;
     const hp = this.hp;
-    let l1sum = 0;
-    let active = 0;
-    for (let i = 0; i < rows * m; i++) {
-      l1sum += hp[i];
-      if (hp[i] > 0) active++;
-    }
-    const sparsity = (l1 * l1sum) / rows;
+    be.activeStats(hp, rows, m, null, this.stats); // h' >= 0: nonzero = active, sum = L1
+    const active = this.stats[0];
+    const sparsity = (l1 * this.stats[1]) / rows;
     if (this.coact) {
       if (options.updateState) this.coact.update(hp, rows);
       else this.coact.refresh(); // M from E as it stands (E may have been loaded or set)
@@ -229,7 +220,7 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
     const dhp = this.dhp;
     be.gemm(false, true, rows, m, d, 1, dy, d, this.wDec.data, d, 0, dhp, m);
     const g1 = (gw * l1) / rows;
-    if (g1 !== 0) for (let i = 0; i < rows * m; i++) if (hp[i] > 0) dhp[i] += g1;
+    if (g1 !== 0) be.addWherePositive(hp, g1, dhp);
     if (this.attn) this.attn.backward(dhp, this.u, this.h, rows, this.dh, this.dn);
     const dpre = this.dh;
     be.reluBackward(this.pre, dpre, dpre);

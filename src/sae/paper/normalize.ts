@@ -22,9 +22,12 @@
  * the forward snapshots the values it reads; `updateRunStats` then applies
  *   run_mean <- beta run_mean + (1 - beta) mean_b x,  run_var <- beta run_var + (1 - beta) var_b x (biased).
  *
- * Token statistics are accumulated in float64 whatever the array type.
+ * Token statistics are accumulated in float64 whatever the array type. The per-element loops run in
+ * the backend's scaleNormForward / scaleNormBackward / denormalize(Backward) kernels
+ * (src/core/backend-sae.ts); this class keeps the parameters, the per-call constants and the EMA.
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
+import type { ScaleNormConstants } from "../../core/backend-sae.ts";
 import { Parameter } from "../../core/parameter.ts";
 import { floatLike } from "../ortho.ts";
 
@@ -54,8 +57,8 @@ export class Normalizer<A extends FloatArray> {
   private readonly rho: Parameter<A> | null; // []
   private readonly runBeta: number;
   /** Snapshot of run_mean / run_var the last forward read [d]. */
-  private readonly rmUsed: Float64Array;
-  private readonly rvUsed: Float64Array;
+  private readonly rmUsed: A;
+  private readonly rvUsed: A;
   /** [d] batch mean / variance scratch for updateRunStats. */
   private readonly colMean: A;
   private readonly colVar: A;
@@ -64,19 +67,20 @@ export class Normalizer<A extends FloatArray> {
   private a = 1;
   private da = 0;
   private cap = 0;
-  private muT = new Float64Array(0); // [rows]
-  private varT = new Float64Array(0); // [rows]
+  private muT: A; // [rows]
+  private varT: A; // [rows]
   private nBuf: A; // [rows, d]
   private r1: A; // [rows, d] (v + eps)^-1/2 of the last forward
   /** (1 - a) run_mean, (1 - a) run_var [d] (0 without adaptive statistics). */
-  private readonly omRm: Float64Array;
-  private readonly omRv: Float64Array;
+  private readonly omRm: A;
+  private readonly omRv: A;
   /** p_s ms_gamma_s [S, d] and sum_s p_s ms_beta_s [d] (multi-scale). */
-  private readonly pG: Float64Array;
-  private readonly pB: Float64Array;
-  /** Backward accumulators T [S, d], N [d] (see forwardBackward). */
-  private readonly accT: Float64Array;
-  private readonly accN: Float64Array;
+  private readonly pG: A;
+  private readonly pB: A;
+  /** The scales s [S] (multi-scale) or [1]. */
+  private readonly scaleList: A;
+  /** Backward accumulators [T (S or 1 rows of d), N (d)] (see forwardBackward). */
+  private readonly acc: Float64Array;
 
   constructor(
     backend: Backend,
@@ -112,25 +116,34 @@ export class Normalizer<A extends FloatArray> {
     this.rho = options.adaptive ? make("adapt_rho", [], 0, false) : null;
     this.runMean = options.adaptive ? floatLike<A>(arrayType, d) : null;
     this.runVar = options.adaptive ? (floatLike<A>(arrayType, d).fill(1) as A) : null;
-    this.rmUsed = new Float64Array(d);
-    this.rvUsed = new Float64Array(d).fill(1);
+    this.rmUsed = floatLike<A>(arrayType, d);
+    this.rvUsed = floatLike<A>(arrayType, d).fill(1) as A;
     this.colMean = floatLike<A>(arrayType, d);
     this.colVar = floatLike<A>(arrayType, d);
     this.nBuf = floatLike<A>(arrayType, 0);
     this.r1 = floatLike<A>(arrayType, 0);
-    this.omRm = new Float64Array(d);
-    this.omRv = new Float64Array(d);
-    this.pG = new Float64Array(S * d);
-    this.pB = new Float64Array(d);
-    this.accT = new Float64Array(S * d);
-    this.accN = new Float64Array(d);
+    this.omRm = floatLike<A>(arrayType, d);
+    this.omRv = floatLike<A>(arrayType, d);
+    this.pG = floatLike<A>(arrayType, S * d);
+    this.pB = floatLike<A>(arrayType, d);
+    this.scaleList = floatLike<A>(arrayType, options.multiscale ? S : 1);
+    this.scaleList.set(options.multiscale ? SCALES : [1]);
+    this.acc = new Float64Array(((options.multiscale ? S : 1) + 1) * d);
+    this.muT = floatLike<A>(arrayType, 0);
+    this.varT = floatLike<A>(arrayType, 0);
+  }
+
+  /** The constants of the normalization kernels for the statistics of the last stats() call. */
+  private constants(): ScaleNormConstants<A> {
+    const coef = this.msW ? this.pG : this.gamma.data;
+    return { a: this.a, eps: this.eps, omRm: this.omRm, omRv: this.omRv, coef, scales: this.scaleList };
   }
 
   private ensure(rows: number): void {
     if (rows === this.cap) return; // exact-length buffers; reallocates only when rows changes
     this.cap = rows;
-    this.muT = new Float64Array(rows);
-    this.varT = new Float64Array(rows);
+    this.muT = floatLike<A>(this.arrayType, rows);
+    this.varT = floatLike<A>(this.arrayType, rows);
     this.nBuf = floatLike<A>(this.arrayType, rows * this.d);
     this.r1 = floatLike<A>(this.arrayType, rows * this.d);
   }
@@ -140,22 +153,9 @@ export class Normalizer<A extends FloatArray> {
    * constants: mu_bj = a mu_t,b + omRm_j, v_bj = a var_t,b + omRv_j (omRm = (1 - a) run_mean, 0 without
    * adaptive statistics, where a = 1), p = softmax(ms_w), pG = p_s ms_gamma_s, pB = sum_s p_s ms_beta_s.
    */
-  private stats(x: A, rows: number): void {
+  private stats(rows: number): void {
     this.ensure(rows);
     const d = this.d;
-    for (let b = 0; b < rows; b++) {
-      const o = b * d;
-      let s = 0;
-      for (let j = 0; j < d; j++) s += x[o + j];
-      const mu = s / d;
-      let v = 0;
-      for (let j = 0; j < d; j++) {
-        const t = x[o + j] - mu;
-        v += t * t;
-      }
-      this.muT[b] = mu;
-      this.varT[b] = v / d;
-    }
     if (this.rho && this.runMean && this.runVar) {
       this.a = 1 / (1 + Math.exp(-this.rho.data[0]));
       for (let j = 0; j < d; j++) {
@@ -187,68 +187,29 @@ export class Normalizer<A extends FloatArray> {
 
   /** n [rows, d] of x [rows, d] (a workspace view, valid until the next forward). Keeps r = (v + eps)^-1/2 [rows, d]. */
   forward(x: A, rows: number): A {
-    this.stats(x, rows);
-    const { d, eps, a, omRm, omRv } = this;
-    const n = this.nBuf;
-    const r1 = this.r1;
-    const g = this.gamma.data;
-    const be = this.beta.data;
-    const pG = this.pG;
-    const pB = this.pB;
-    const [s0, s1, , s3] = SCALES;
-    for (let b = 0; b < rows; b++) {
-      const o = b * d;
-      const am = a * this.muT[b];
-      const av = a * this.varT[b];
-      if (this.msW) {
-        for (let j = 0; j < d; j++) {
-          const diff = x[o + j] - (am + omRm[j]);
-          const v = av + omRv[j];
-          const r = 1 / Math.sqrt(v + eps);
-          r1[o + j] = r;
-          const c =
-            pG[j] / Math.sqrt(s0 * v + eps) +
-            pG[d + j] / Math.sqrt(s1 * v + eps) +
-            pG[2 * d + j] * r +
-            pG[3 * d + j] / Math.sqrt(s3 * v + eps);
-          n[o + j] = diff * c + pB[j];
-        }
-      } else {
-        for (let j = 0; j < d; j++) {
-          const r = 1 / Math.sqrt(av + omRv[j] + eps);
-          r1[o + j] = r;
-          n[o + j] = g[j] * (x[o + j] - (am + omRm[j])) * r + be[j];
-        }
-      }
-    }
-    return n;
+    this.stats(rows);
+    const shift = this.msW ? this.pB : this.beta.data;
+    this.backend.scaleNormForward(x, rows, this.d, this.constants(), shift, this.nBuf, this.r1, this.muT, this.varT);
+    return this.nBuf;
   }
 
   /** out [rows, d] = (x - mu) / sqrt(v + eps) with the statistics of `x` itself (sets them; b_dec init). */
   standardize(x: A, rows: number, out: A): void {
-    this.stats(x, rows);
-    const { d, eps, a, omRm, omRv } = this;
-    for (let b = 0; b < rows; b++) {
-      const am = a * this.muT[b];
-      const av = a * this.varT[b];
-      for (let j = 0; j < d; j++) out[b * d + j] = (x[b * d + j] - (am + omRm[j])) / Math.sqrt(av + omRv[j] + eps);
-    }
+    this.stats(rows);
+    const d = this.d;
+    const unit = floatLike<A>(this.arrayType, d).fill(1) as A;
+    const k: ScaleNormConstants<A> = { ...this.constants(), coef: unit, scales: unit.subarray(0, 1) as A };
+    this.backend.scaleNormForward(x, rows, d, k, floatLike<A>(this.arrayType, d), out, this.r1, this.muT, this.varT);
   }
 
   /** out = sqrt(v + eps) y + mu, y [rows, d], with the statistics of the last forward. */
   denormalize(y: A, rows: number, out: A): void {
-    const { d, a, omRm, r1 } = this;
-    for (let b = 0; b < rows; b++) {
-      const am = a * this.muT[b];
-      const o = b * d;
-      for (let j = 0; j < d; j++) out[o + j] = y[o + j] / r1[o + j] + (am + omRm[j]);
-    }
+    this.backend.denormalize(y, this.r1, this.muT, rows, this.d, this.a, this.omRm, out);
   }
 
   /** out = src / sqrt(v + eps) (a residual in input units to the decoder's units), last forward's statistics. */
   divideBySigma(src: A, rows: number, out: A): void {
-    const r1 = this.r1;
-    for (let i = 0; i < rows * this.d; i++) out[i] = src[i] * r1[i];
+    this.backend.mul(src, this.r1.subarray(0, rows * this.d) as A, out);
   }
 
   /** Starts a backward: clears the adapt_rho and ms_w accumulators. */
@@ -259,112 +220,63 @@ export class Normalizer<A extends FloatArray> {
 
   /** Backward of denormalize: dy [rows, d] = dx^ sqrt(v + eps) (overwritten); collects da. */
   denormalizeBackward(dxhat: A, y: A, rows: number, dy: A): void {
-    const { d, r1, rmUsed, rvUsed } = this;
-    const adaptive = this.options.adaptive;
-    let da = 0;
-    for (let b = 0; b < rows; b++) {
-      const o = b * d;
-      const mt = this.muT[b];
-      const vt = this.varT[b];
-      for (let j = 0; j < d; j++) {
-        const i = o + j;
-        const r = r1[i];
-        const g = dxhat[i];
-        dy[i] = g / r;
-        if (adaptive) da += g * (mt - rmUsed[j] + 0.5 * y[i] * r * (vt - rvUsed[j]));
-      }
-    }
-    this.da += da;
+    const { rmUsed, rvUsed } = this;
+    const ad = this.options.adaptive;
+    this.da += this.backend.denormalizeBackward(
+      dxhat,
+      y,
+      this.r1,
+      this.muT,
+      this.varT,
+      rmUsed,
+      rvUsed,
+      rows,
+      this.d,
+      ad,
+      dy,
+    );
   }
 
   /**
    * Backward of forward: accumulates the affine / multi-scale parameter gradients from dn [rows, d];
-   * collects da and dp. With T_sj = sum_b dn_bj z_sbj and N_j = sum_b dn_bj:
+   * collects da and dp. With T_sj = sum_b dn_bj z_sbj and N_j = sum_b dn_bj (the scaleNormBackward kernel):
    * d gamma_sj += p_s T_sj, d beta_sj += p_s N_j, dp_s = sum_j gamma_sj T_sj + beta_sj N_j
    * (single scale: p = 1); per element dmu = -dn sum_s c_s r_s, dv = -dn diff sum_s (s/2) c_s r_s^3.
    */
   forwardBackward(dn: A, x: A, rows: number): void {
-    const { d, eps, a, omRm, omRv, rmUsed, rvUsed, r1 } = this;
-    const adaptive = this.options.adaptive;
-    const t = this.accT;
-    const colN = this.accN;
-    t.fill(0);
-    colN.fill(0);
-    let da = 0;
-    const [s0, s1, s2, s3] = SCALES;
-    if (this.msW) {
-      const pG = this.pG;
-      for (let b = 0; b < rows; b++) {
-        const o = b * d;
-        const mt = this.muT[b];
-        const vt = this.varT[b];
-        const am = a * mt;
-        const av = a * vt;
-        for (let j = 0; j < d; j++) {
-          const gn = dn[o + j];
-          const diff = x[o + j] - (am + omRm[j]);
-          const v = av + omRv[j];
-          const q0 = 1 / Math.sqrt(s0 * v + eps);
-          const q1 = 1 / Math.sqrt(s1 * v + eps);
-          const q2 = r1[o + j];
-          const q3 = 1 / Math.sqrt(s3 * v + eps);
-          const gd = gn * diff;
-          t[j] += gd * q0;
-          t[d + j] += gd * q1;
-          t[2 * d + j] += gd * q2;
-          t[3 * d + j] += gd * q3;
-          colN[j] += gn;
-          if (adaptive) {
-            const c0 = pG[j];
-            const c1 = pG[d + j];
-            const c2 = pG[2 * d + j];
-            const c3 = pG[3 * d + j];
-            const dmu = -gn * (c0 * q0 + c1 * q1 + c2 * q2 + c3 * q3);
-            const dv =
-              -0.5 *
-              gd *
-              (s0 * c0 * q0 * q0 * q0 + s1 * c1 * q1 * q1 * q1 + s2 * c2 * q2 * q2 * q2 + s3 * c3 * q3 * q3 * q3);
-            da += dmu * (mt - rmUsed[j]) + dv * (vt - rvUsed[j]);
-          }
-        }
-      }
-    } else {
-      const g = this.gamma.data;
-      for (let b = 0; b < rows; b++) {
-        const o = b * d;
-        const mt = this.muT[b];
-        const vt = this.varT[b];
-        const am = a * mt;
-        for (let j = 0; j < d; j++) {
-          const gn = dn[o + j];
-          const diff = x[o + j] - (am + omRm[j]);
-          const r = r1[o + j];
-          t[j] += gn * diff * r;
-          colN[j] += gn;
-          if (adaptive) {
-            const dz = gn * g[j];
-            da += -dz * r * (mt - rmUsed[j]) - 0.5 * dz * diff * r * r * r * (vt - rvUsed[j]);
-          }
-        }
-      }
-    }
+    const d = this.d;
+    const acc = this.acc;
+    const ad = this.options.adaptive;
+    this.da += this.backend.scaleNormBackward(
+      dn,
+      x,
+      rows,
+      d,
+      this.constants(),
+      this.muT,
+      this.varT,
+      this.rmUsed,
+      this.rvUsed,
+      ad,
+      acc,
+    );
+    const nS = this.msW ? S : 1;
     const g = this.gamma.data;
     const be = this.beta.data;
     const dg = this.gamma.grad;
     const dbe = this.beta.grad;
-    const nS = this.msW ? S : 1;
+    const N = nS * d; // acc[N + j] = N_j
     for (let s = 0; s < nS; s++) {
       const ps = this.msW ? this.p[s] : 1;
       let dps = 0;
       for (let j = 0; j < d; j++) {
         const k = s * d + j;
-        dg[k] += ps * t[k];
-        dbe[k] += ps * colN[j];
-        dps += g[k] * t[k] + be[k] * colN[j];
+        dg[k] += ps * acc[k];
+        dbe[k] += ps * acc[N + j];
+        dps += g[k] * acc[k] + be[k] * acc[N + j];
       }
       this.dp[s] += dps;
     }
-    this.da += da;
   }
 
   /** Ends a backward: d adapt_rho += da a (1 - a); d ms_w += p o (dp - <p, dp>). */

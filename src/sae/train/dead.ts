@@ -8,7 +8,6 @@
  *                 tokensSince_i >= deadTokens.
  * Both counters are saved in checkpoints (a resumed run sees the same masks).
  */
-import type { FloatArray } from "../../core/backend.ts";
 
 export class DeadTracker {
   readonly m: number;
@@ -18,7 +17,6 @@ export class DeadTracker {
   readonly tokensSince: Float64Array;
   /** [m] AuxK dead mask (1 = dead), refreshed by auxMask(). */
   private readonly mask: Uint8Array;
-  private readonly fired: Uint8Array;
 
   constructor(
     m: number,
@@ -28,19 +26,15 @@ export class DeadTracker {
     this.lastFired = new Float64Array(m);
     this.tokensSince = new Float64Array(m);
     this.mask = new Uint8Array(m);
-    this.fired = new Uint8Array(m);
   }
 
-  /** Records the codes of one micro-batch of optimizer step `step` (1-based, the step it belongs to). */
-  update(codes: FloatArray, rows: number, step: number): void {
-    const { m, fired } = this;
-    fired.fill(0);
-    for (let r = 0; r < rows; r++) {
-      const o = r * m;
-      for (let i = 0; i < m; i++) if (codes[o + i] > 0) fired[i] = 1;
-    }
-    for (let i = 0; i < m; i++) {
-      if (fired[i]) {
+  /**
+   * Records one micro-batch of optimizer step `step` (1-based, the step it belongs to) of `rows`
+   * tokens from its per-feature firing counts fired [m] (#tokens with h'_bi > 0: backend.activeStats).
+   */
+  update(fired: Int32Array, rows: number, step: number): void {
+    for (let i = 0; i < this.m; i++) {
+      if (fired[i] > 0) {
         this.lastFired[i] = step;
         this.tokensSince[i] = 0;
       } else this.tokensSince[i] += rows;

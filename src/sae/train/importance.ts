@@ -17,7 +17,7 @@ export class FeatureImportance {
   /** [m] the EMA (float64; saved in checkpoints). */
   readonly ema: Float64Array;
   private readonly norms: Float64Array; // [m]
-  private readonly colMean: Float64Array; // [m]
+  private readonly colMean: FloatArray; // [m] column sums of the codes (the codes' array type)
   private readonly scale: FloatArray; // [m] shared by every per-feature parameter
 
   constructor(
@@ -30,10 +30,10 @@ export class FeatureImportance {
     this.m = sae.hyper.m;
     this.ema = new Float64Array(this.m);
     this.norms = new Float64Array(this.m);
-    this.colMean = new Float64Array(this.m);
     const w = sae.params.get("W_dec")?.param.data;
     if (!w) throw new Error(`${sae.arch}: the module has no W_dec parameter`);
     this.scale = w instanceof Float64Array ? new Float64Array(this.m).fill(1) : new Float32Array(this.m).fill(1);
+    this.colMean = w instanceof Float64Array ? new Float64Array(this.m) : new Float32Array(this.m);
     if (!enabled) return;
     for (const { param, featureAxis } of sae.params.values()) {
       if (featureAxis === "row" || featureAxis === "elem") param.rowGradScale = this.scale;
@@ -52,11 +52,7 @@ export class FeatureImportance {
       norms[i] = Math.sqrt(s);
     }
     const mean = this.colMean;
-    mean.fill(0);
-    for (let r = 0; r < rows; r++) {
-      const o = r * m;
-      for (let i = 0; i < m; i++) mean[i] += codes[o + i];
-    }
+    this.sae.backend.sumRows(codes, rows, m, mean, false);
     for (let i = 0; i < m; i++) ema[i] = beta * ema[i] + (1 - beta) * ((mean[i] / rows) * norms[i]);
   }
 

@@ -66,6 +66,9 @@ export class SaeJob {
   readonly dead: DeadTracker;
   readonly density: Float64Array; // [m] firing counts since densityFrom
   densityTokens = 0;
+  /** [m] firing counts of the current micro-batch; [nonzero count, sum] of its codes. */
+  private readonly fired: Int32Array;
+  private readonly codeStats = new Float64Array(2);
   readonly warmupWarning: string | null;
   private readonly acc: GradAccumulator;
   private readonly topk: boolean;
@@ -122,6 +125,7 @@ export class SaeJob {
     );
     this.dead = new DeadTracker(hyper.m, setup.deadTokens);
     this.density = new Float64Array(hyper.m);
+    this.fired = new Int32Array(hyper.m);
     this.topk = TOPK_FAMILY.includes(hyper.arch);
   }
 
@@ -135,8 +139,12 @@ export class SaeJob {
     this.checkFinite(parts, t);
     const codes = this.sae.codes();
     this.importance.update(codes, rows);
-    this.dead.update(codes, rows, t);
-    this.countDensity(codes, rows);
+    // Per-feature firing counts of this micro-batch (h' > 0), one native pass for both consumers.
+    const fired = this.fired;
+    fired.fill(0);
+    this.sae.backend.activeStats(codes, rows, this.setup.hyper.m, fired, this.codeStats);
+    this.dead.update(fired, rows, t);
+    this.countDensity(fired, rows);
     const s = this.sum;
     s.recon += parts.recon;
     s.sparsity += parts.sparsity;
@@ -173,13 +181,10 @@ export class SaeJob {
         throw new Error(`${this.name}: loss part "${k}" is ${parts[k]} at optimizer step ${t}; training stopped`);
   }
 
-  private countDensity(codes: Float32Array, rows: number): void {
-    const m = this.setup.hyper.m;
+  /** density += the firing counts [m] of one micro-batch of `rows` tokens. */
+  private countDensity(fired: Int32Array, rows: number): void {
     const c = this.density;
-    for (let r = 0; r < rows; r++) {
-      const o = r * m;
-      for (let i = 0; i < m; i++) if (codes[o + i] > 0) c[i] += 1;
-    }
+    for (let i = 0; i < c.length; i++) c[i] += fired[i];
     this.densityTokens += rows;
   }
 
