@@ -43,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   msae::RegisterAdam(env, exports);
   msae::RegisterConvert(env, exports);
   msae::RegisterFinite(env, exports);
+  msae::RegisterGemmBf16(env, exports);
   return exports;
 }
 

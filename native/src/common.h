@@ -82,5 +82,6 @@ void RegisterEmbed(Napi::Env env, Napi::Object exports);      // embed.cc (gathe
 void RegisterAdam(Napi::Env env, Napi::Object exports);       // adam.cc
 void RegisterConvert(Napi::Env env, Napi::Object exports);    // convert.cc (f16/bf16)
 void RegisterFinite(Napi::Env env, Napi::Object exports);     // finite.cc (NaN / Inf scan)
+void RegisterGemmBf16(Napi::Env env, Napi::Object exports);   // gemm_bf16_napi.cc (bf16 weight GEMM)
 
 }  // namespace msae
