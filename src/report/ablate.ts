@@ -128,7 +128,7 @@ export async function runAblation(
   const log = events.log ?? (() => {});
   const started = new Date();
   checkRunOptions(o);
-  const model = loadModel(o.model, { backend });
+  const model = loadModel(o.model, { backend, precision: o.precision });
   const tok = model.tokenizer as unknown as ContextTokenizer;
   const hooks = resolveHooks({ layers: o.layers }, model.dims.nLayers);
   const layers = hooks.map((h) => parseHookName(h, model.dims.nLayers).layer);
@@ -284,6 +284,7 @@ export async function runAblation(
   const setup: AblationSetup = {
     model: o.model,
     model_architecture: model.info.architecture,
+    precision: model.precision,
     data: o.data,
     eval_data: o.evalData,
     harvest_tokens: o.tokens,
