@@ -102,6 +102,10 @@ export function register(program: Command): void {
     .action(async (o: EvalCliOptions) => {
       if (!(PRECISIONS as readonly string[]).includes(o.precision))
         throw badOption("--precision", o.precision, PRECISIONS.join(" or "));
+      if (o.acts !== undefined && o.precision !== "f32")
+        throw new UsageError(
+          `--precision ${o.precision} sets the model forward, and --acts runs no model; expected one of them`,
+        );
       if (!["auto", "native", "ref"].includes(o.backend))
         throw badOption("--backend", o.backend, "auto, native or ref");
       const backend = getBackend(o.backend as "auto" | "native" | "ref");
@@ -122,10 +126,6 @@ export function register(program: Command): void {
 
       if (o.acts !== undefined) {
         if (o.data !== undefined) throw new UsageError("--acts and --data both given: expected one of them");
-        if (o.precision !== "f32")
-          throw new UsageError(
-            `--precision ${o.precision} sets the model forward, and --acts runs no model; expected one of them`,
-          );
         const hook = o.hook ?? (typeof meta.hook_name === "string" ? meta.hook_name : null);
         const isFile = existsSync(o.acts) && statSync(o.acts).isFile();
         const contextSize = o.context === undefined ? 128 : parseIntOption("--context", o.context, 1);
