@@ -9,7 +9,21 @@
  * in k order. The native kernels sum in another order (pairs, tiles, chunks), so the two agree to
  * fp32 rounding of the sum, not bit for bit.
  */
+import type { Bf16Matrix } from "./backend.ts";
 import { bf16ToF32, f32ToBf16 } from "./backends/ref-half.ts";
+
+/** w [n, k] (or [k, n] with transW) -> bf16(W) as plain [n, k] bits (the ref backend's layout). */
+export function bf16WeightRef(w: Float32Array, n: number, k: number, transW: boolean): Bf16Matrix {
+  if (w.length !== n * k) throw new RangeError(`bf16Weight: 'w' has ${w.length} entries, expected n * k = ${n * k}`);
+  let src = w;
+  if (transW) {
+    src = new Float32Array(n * k); // [n, k] = w^T
+    for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) src[j * k + i] = w[i * n + j];
+  }
+  const data = new Uint16Array(n * k);
+  f32ToBf16(src, data);
+  return { n, k, layout: "plain", data };
+}
 
 /** x [len] -> bf16(x) as fp32 values (round to nearest even). */
 export function roundToBf16(x: Float32Array): Float32Array {

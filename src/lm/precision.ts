@@ -2,7 +2,7 @@
  * The precision of an LM forward's linear layers (`--precision`):
  *
  *   f32:  out = x W^T                                   (be.gemm, fp32 throughout)
- *   bf16: out = bf16(x) bf16(W)^T, fp32 accumulation    (core/bf16-gemm.ts; W rounded once at load)
+ *   bf16: out = bf16(x) bf16(W)^T, fp32 accumulation    (Backend.gemmBf16; W rounded once at load)
  *
  * Everything else (embeddings, norms, attention scores and mixing, GELU, residual adds, soft-caps)
  * stays fp32, and the activations passed between layers are fp32. `Linears` holds the bf16 forms:
@@ -10,8 +10,7 @@
  * weight struct (so the fp32 copy can be freed), or keeps the fp32 array as the key when it is
  * still needed elsewhere (a tied embedding).
  */
-import type { Backend } from "../core/backend.ts";
-import { type Bf16Matrix, gemmBf16, toBf16Matrix } from "../core/bf16-gemm.ts";
+import type { Backend, Bf16Matrix } from "../core/backend.ts";
 
 export type Precision = "f32" | "bf16";
 export const PRECISIONS: readonly Precision[] = ["f32", "bf16"];
@@ -28,14 +27,14 @@ export class Linears {
   /** out [rows, n] = x [rows, k] W^T, W [n, k] (nn.Linear's [out, in]). */
   xWt(x: Float32Array, rows: number, k: number, w: Float32Array, n: number, out: Float32Array): void {
     const p = this.bf16.get(w);
-    if (p) gemmBf16(x, rows, p, out);
+    if (p) this.be.gemmBf16(x, rows, p, out);
     else this.be.gemm(false, true, rows, n, k, 1, x, k, w, k, 0, out, n);
   }
 
   /** out [rows, n] = x [rows, k] W, W [k, n] (GPT-2's Conv1D [in, out]). */
   xW(x: Float32Array, rows: number, k: number, w: Float32Array, n: number, out: Float32Array): void {
     const p = this.bf16.get(w);
-    if (p) gemmBf16(x, rows, p, out);
+    if (p) this.be.gemmBf16(x, rows, p, out);
     else this.be.gemm(false, false, rows, n, k, 1, x, k, w, n, 0, out, n);
   }
 
@@ -46,7 +45,7 @@ export class Linears {
    */
   toBf16(w: Float32Array, n: number, k: number, transW: boolean, keep = false): Float32Array {
     const key = keep ? w : new Float32Array(0);
-    this.bf16.set(key, toBf16Matrix(this.be, w, n, k, transW));
+    this.bf16.set(key, this.be.bf16Weight(w, n, k, transW));
     this.precision = "bf16";
     return key;
   }
