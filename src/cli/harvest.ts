@@ -168,7 +168,7 @@ export function register(program: Command): void {
       for (const { dir, m } of ms) {
         const bytes = m.shards.reduce((n, e) => n + e.bytes, 0);
         process.stdout.write(
-          `${dir}\n  hook ${m.hook}  d ${m.d}  ${m.dtype}  ${m.precision ?? "f32"} forward  ${m.complete ? "complete" : "INCOMPLETE"}${m.part ? `  part ${m.part.index}/${m.part.count}` : ""}\n` +
+          `${dir}\n  hook ${m.hook}  d ${m.d}  ${m.dtype}  ${m.complete ? "complete" : "INCOMPLETE"}${m.part ? `  part ${m.part.index}/${m.part.count}` : ""}  ${m.precision ?? "f32"} forward\n` +
             `  model ${m.model_path} (${m.model.architecture}, sha256 ${m.model.content_sha256.slice(0, 12)}...)\n` +
             `  corpus ${m.corpus.join(", ")}  context ${m.context_size}  contexts [${m.context_range.join(", ")}) of ${m.contexts_total}\n` +
             `  rows ${m.rows} (excluded token ids: ${m.keep_special ? "none" : m.excluded_ids.join(", ")})  shards ${m.shards.length}  ${(bytes / 2 ** 20).toFixed(1)} MB\n` +
