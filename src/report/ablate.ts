@@ -66,6 +66,8 @@ function checkRunOptions(o: AblateOptions): void {
     } catch {
       throw new Error(`${file} is not valid JSON; remove the run folder or choose another --out`);
     }
+    // Runs from before --precision existed ran in f32.
+    if (old && typeof old === "object" && !("precision" in old)) (old as Record<string, unknown>).precision = "f32";
     const diff = firstDifference(old, JSON.parse(JSON.stringify(stored)));
     if (diff)
       throw new UsageError(

@@ -5,14 +5,16 @@
  *    per hook below 2e-2 and above 1e-5: the bf16 forward did run) and the rows are the same ones;
  *  - rerunning into that folder with --precision f32 is refused in one line naming the precision;
  *    an ablation reading stores of both precisions cannot happen (openStores compares identities);
+ *  - an ablation run folder from before --precision existed resumes as f32 and refuses bf16;
  *  - a bad value (--precision fp8) on harvest, eval, ablate and bench lm: one line naming what is
  *    expected, exit 2; eval --acts with --precision bf16: one line (no model runs there).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { parseAblateOptions } from "../../src/config/ablate.ts";
 import { openStore, openStores } from "../../src/harvest/store.ts";
 import { msae } from "../helpers/cli.ts";
 
@@ -90,4 +92,18 @@ test("--precision fp8 is one line naming what is expected (exit 2) on every comm
   const r = msae(["eval", "--sae", dir, "--acts", dir, "--precision", "bf16"]);
   assert.equal(r.code, 2);
   assert.match(oneLine(r.stderr), /--acts runs no model/);
+});
+
+test("an ablation folder written before --precision existed resumes as f32 and refuses bf16", () => {
+  const out = join(dir, "old-ablate");
+  mkdirSync(out);
+  const o = parseAblateOptions({ model: join(dir, "no-such-model"), out });
+  const { out: _, precision: __, ...old } = o;
+  writeFileSync(join(out, "ablate.json"), JSON.stringify(old));
+  let r = msae(["ablate", "--model", join(dir, "no-such-model"), "--out", out]);
+  assert.equal(r.code, 1);
+  assert.match(oneLine(r.stderr), /does not exist/); // past the options check, at the model
+  r = msae(["ablate", "--model", join(dir, "no-such-model"), "--out", out, "--precision", "bf16"]);
+  assert.equal(r.code, 2);
+  assert.match(oneLine(r.stderr), /other options \(precision differs\)/);
 });
