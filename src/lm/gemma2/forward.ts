@@ -15,6 +15,8 @@
  *     x_l+1  = x_mid + mlp                                        -> hook_resid_post
  *   logits   = c_f tanh((RMSNorm_final(x_L) E^T) / c_f)           (tied unembedding)
  *
+ * Every "z W^T" above runs through Linears (../precision.ts): fp32 GEMM, or after toBf16()
+ * bf16(z) bf16(W)^T with fp32 accumulation (the block weights' fp32 arrays are then empty placeholders).
  * Grouped-query attention: query head h reads key/value head floor(h / (H / KV)).
  * Every buffer a backward pass needs is kept (rstd of each norm, scores after capping,
  * probabilities, gate before and after GELU); with keepActivations each block has its own set.

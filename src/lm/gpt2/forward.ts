@@ -11,6 +11,8 @@
  *     mlp   = gelu_tanh(LayerNorm_2(x_mid) W_fc + b_fc) W_proj2 + b_proj2   -> hook_mlp_out
  *     x_l+1 = x_mid + mlp                         -> hook_resid_post
  *   logits = LayerNorm_f(x_L) wte^T               (tied lm_head)
+ * Every "z W" above runs through Linears (../precision.ts): fp32 GEMM, or after toBf16()
+ * bf16(z) bf16(W) with fp32 accumulation (the block weights' fp32 arrays are then empty placeholders).
  */
 import type { Backend } from "../../core/backend.ts";
 import { AttentionViews, attentionForward } from "../attention.ts";
