@@ -90,6 +90,10 @@ export class ProfilingBackend {
             if (name === "gemm") {
               const [m, n, k] = args.slice(2, 5) as number[];
               record(`gemm ${m}x${n}x${k}`, seconds, 2 * m * n * k);
+            } else if (name === "gemmBf16") {
+              const m = args[1] as number;
+              const { n, k } = args[2] as { n: number; k: number };
+              record(`gemmBf16 ${m}x${n}x${k}`, seconds, 2 * m * n * k);
             } else {
               record(name, seconds, 0);
             }

@@ -13,6 +13,9 @@
  *   vocabulary (and the final soft-cap) on both sides.
  * - the default model (models/tiny-gemma2), when its folder exists: the full forward with logits.
  * Each case also checks that both sides computed the same thing (max |diff| over the first rows).
+ * With precision "bf16" msae's linear layers run on the bf16 kernels (src/core/bf16-gemm.ts: AMX,
+ * AVX512-BF16 or fp32, from cpuid) while the peer stays fp32 (its best here: torch's own bf16 linear
+ * is slower than its fp32 one on these CPUs); max |diff| then also holds bf16's rounding.
  * The peer at its best (DESIGN.md s.6, bench/openblas-core.ts): torch runs as installed and with
  * the widest OpenBLAS core that passes (when that differs), alternating with msae; torch_tok_s
  * and the ratio are the faster run's (torch_core names it), both runs are in the row.
@@ -23,9 +26,11 @@ import { basename, join } from "node:path";
 import type { Backend } from "../src/core/backend.ts";
 import { loadAddon } from "../src/core/backends/addon.ts";
 import { getBackend } from "../src/core/backends/index.ts";
+import { bf16Kernels } from "../src/core/bf16-gemm.ts";
 import { defaultModelDir } from "../src/core/paths.ts";
 import type { Gemma2Model } from "../src/lm/gemma2/forward.ts";
 import { loadModel, readModelConfig } from "../src/lm/loader.ts";
+import type { Precision } from "../src/lm/precision.ts";
 import { type FlopCount, gemma2Flops, type KernelStat, ProfilingBackend } from "./lm-profile.ts";
 import { GEMMA2_2B_SHAPE, type Gemma2Shape, randomIds, writeSyntheticGemma2 } from "./lm-synthetic.ts";
 import { probeTorch, TorchPeer } from "./lm-torch.ts";
@@ -51,6 +56,8 @@ export interface LmBenchOptions {
   profile: boolean;
   /** msae's GEMM for this run: "blas" (CBLAS), "own" (the project's packed GEMM), null: as it is. */
   gemm: "blas" | "own" | null;
+  /** msae's forward precision: "bf16" rounds the linear weights once at load and runs bf16 GEMMs (the peer stays fp32). */
+  precision: Precision;
   backend?: Backend;
   /** Progress and skip lines. */
   log?: (line: string) => void;
@@ -68,6 +75,7 @@ export const DEFAULT_LM_BENCH: LmBenchOptions = {
   headVocab: null,
   profile: false,
   gemm: null,
+  precision: "f32",
 };
 
 export interface LmBenchCase {
@@ -105,6 +113,9 @@ export interface LmBenchResult {
   skipped: string[];
   threads: number;
   backend: string;
+  /** msae's forward precision, and with bf16 the kernel that ran (amx, avx512bf16 or f32). */
+  precision: Precision;
+  bf16_kernel: string | null;
   /** The CBLAS msae was built with and the OpenBLAS core each side runs. */
   blas: {
     msae: string;
@@ -172,7 +183,11 @@ async function runCase(spec: CaseSpec, ctx: CaseContext): Promise<LmBenchCase> {
   const { opts, work } = ctx;
   const log = opts.log ?? (() => {});
   const prof = opts.profile ? new ProfilingBackend(ctx.backend) : null;
-  const model = loadModel(spec.dir, { backend: prof?.backend ?? ctx.backend, tokenizer: false });
+  const model = loadModel(spec.dir, {
+    backend: prof?.backend ?? ctx.backend,
+    tokenizer: false,
+    precision: opts.precision,
+  });
   if (model.info.architecture !== "gemma2")
     throw new Error(`bench lm: ${spec.dir} holds a ${model.info.architecture} model; expected gemma2`);
   const arch = model.arch as Gemma2Model;
@@ -356,6 +371,8 @@ export async function runLmBench(options: Partial<LmBenchOptions> = {}): Promise
     skipped,
     threads,
     backend: backend.name,
+    precision: opts.precision,
+    bf16_kernel: opts.precision === "bf16" && backend.name === "native" ? bf16Kernels().kernel : null,
     blas: {
       msae: facts.blas,
       msae_gemm: facts.gemm,

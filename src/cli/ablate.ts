@@ -103,6 +103,7 @@ export function register(program: Command): void {
     .option("--batch-size <n>", "SAE micro-batch rows (paper: 2048)", "2048")
     .option("--micro-batches <n>", "micro-batches per optimizer step (paper: 4)", "4")
     .option("--dtype <type>", "stored activations: f32, bf16 or f16", "f32")
+    .option("--precision <p>", "model forward (harvest and spliced eval): f32, or bf16 (bf16 weights and GEMMs)", "f32")
     .option("--out <dir>", "run folder", "runs/ablate")
     .action(async (raw: Record<string, string | string[] | boolean | undefined>) => {
       await run(
@@ -126,6 +127,7 @@ export function register(program: Command): void {
           batchSize: num("--batch-size", raw.batchSize as string),
           microBatches: num("--micro-batches", raw.microBatches as string),
           dtype: raw.dtype,
+          precision: raw.precision,
           out: raw.out,
         }),
       );

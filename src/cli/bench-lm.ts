@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import { DEFAULT_LM_BENCH, type LmBenchCase, type LmBenchResult, runLmBench } from "../../bench/lm.ts";
 import { getBackend } from "../core/backends/index.ts";
+import { PRECISIONS, type Precision } from "../lm/precision.ts";
 import { badOption, parseIntOption, UsageError } from "./errors.ts";
 
 interface BenchLmOpts {
@@ -23,6 +24,7 @@ interface BenchLmOpts {
   headVocab?: string;
   profile?: boolean;
   gemm?: string;
+  precision: string;
 }
 
 export function registerBenchLm(bench: Command): void {
@@ -40,12 +42,15 @@ export function registerBenchLm(bench: Command): void {
     .option("--head-vocab <n>", "add the tied logits head over an n-token vocabulary to the 2b-shaped case")
     .option("--profile", "time each msae kernel and each torch stage in one extra forward")
     .option("--gemm <impl>", "msae's GEMM: blas (CBLAS) or own (the project's packed GEMM); default: the addon's")
+    .option("--precision <p>", "msae's forward: f32, or bf16 (bf16 weights and GEMMs; the peer stays fp32)", "f32")
     .action(async (opts: BenchLmOpts) => {
       const backend = getBackend();
       if (backend.name !== "native")
         throw new UsageError("msae bench lm needs the native backend (the addon is not built or MSAE_BACKEND=ref)");
       if (opts.gemm !== undefined && opts.gemm !== "blas" && opts.gemm !== "own")
         throw badOption("--gemm", opts.gemm, '"blas" or "own"');
+      if (!(PRECISIONS as readonly string[]).includes(opts.precision))
+        throw badOption("--precision", opts.precision, PRECISIONS.join(" or "));
       const log = (line: string) => process.stderr.write(`msae bench lm: ${line}\n`);
       const result = await runLmBench({
         batch: parseIntOption("--batch", opts.batch, 1, 4096),
@@ -58,6 +63,7 @@ export function registerBenchLm(bench: Command): void {
         headVocab: opts.headVocab === undefined ? null : parseIntOption("--head-vocab", opts.headVocab, 1, 1 << 22),
         profile: opts.profile ?? false,
         gemm: (opts.gemm as "blas" | "own" | undefined) ?? null,
+        precision: opts.precision as Precision,
         backend,
         log: opts.json ? () => {} : log,
       });
@@ -77,7 +83,7 @@ export function formatLmBench(r: LmBenchResult): string {
   const lines: string[] = [];
   const core = (c: string | null) => c ?? "?";
   lines.push(
-    `msae bench lm: ${r.threads} threads, backend ${r.backend}, BLAS ${r.blas.msae} (core ${core(r.blas.msae_core)}; GEMM ${r.blas.msae_gemm}; ` +
+    `msae bench lm: ${r.threads} threads, backend ${r.backend}, precision ${r.precision}${r.bf16_kernel ? ` (bf16 kernel ${r.bf16_kernel})` : ""}, BLAS ${r.blas.msae} (core ${core(r.blas.msae_core)}; GEMM ${r.blas.msae_gemm}; ` +
       `torch's core ${core(r.blas.torch_core)}; OPENBLAS_CORETYPE=${r.blas.openblas_coretype ?? "unset"}), ` +
       `torch ${r.torch ?? "-"}`,
   );

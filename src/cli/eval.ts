@@ -27,6 +27,7 @@ import { MANIFEST } from "../harvest/manifest.ts";
 import { openStore } from "../harvest/store.ts";
 import { atomicWriteJson } from "../io/atomic.ts";
 import { loadModel } from "../lm/loader.ts";
+import { PRECISIONS, type Precision } from "../lm/precision.ts";
 import { loadSae } from "../sae/load.ts";
 import { SAE_FACTORIES } from "../sae/registry.ts";
 import { badOption, parseIntOption, UsageError } from "./errors.ts";
@@ -50,6 +51,7 @@ interface EvalCliOptions {
   json?: boolean;
   out?: string;
   backend: string;
+  precision: string;
 }
 
 function writeJson(path: string, body: unknown): void {
@@ -96,7 +98,14 @@ export function register(program: Command): void {
     .option("--json", "print the metrics as JSON")
     .option("--out <file>", "also write the JSON to this file (atomically), e.g. runs/<name>/eval/<arch>.json")
     .option("--backend <name>", "auto, native or ref", "auto")
+    .option("--precision <p>", "model forward: f32, or bf16 (bf16 weights and GEMMs, fp32 accumulation)", "f32")
     .action(async (o: EvalCliOptions) => {
+      if (!(PRECISIONS as readonly string[]).includes(o.precision))
+        throw badOption("--precision", o.precision, PRECISIONS.join(" or "));
+      if (o.acts !== undefined && o.precision !== "f32")
+        throw new UsageError(
+          `--precision ${o.precision} sets the model forward, and --acts runs no model; expected one of them`,
+        );
       if (!["auto", "native", "ref"].includes(o.backend))
         throw badOption("--backend", o.backend, "auto, native or ref");
       const backend = getBackend(o.backend as "auto" | "native" | "ref");
@@ -167,7 +176,7 @@ export function register(program: Command): void {
           throw new UsageError(`--data: ${(e as Error).message}`);
         }
       });
-      const model = loadModel(o.model, { backend });
+      const model = loadModel(o.model, { backend, precision: o.precision as Precision });
       const hook = hookOf(loaded, o.hook);
       const fromCfg = typeof meta.context_size === "number" ? meta.context_size : 128;
       const contextSize =

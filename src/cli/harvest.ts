@@ -53,6 +53,7 @@ export function register(program: Command): void {
     .option("--context <n>", "context length", "128")
     .option("--llm-batch <n>", "contexts per model forward", "24")
     .option("--dtype <type>", "stored dtype: f32, bf16 or f16", "f32")
+    .option("--precision <p>", "model forward: f32, or bf16 (bf16 weights and GEMMs, fp32 accumulation)", "f32")
     .requiredOption("--out <dir>", "run folder; stores go to <dir>/acts/<hook>/")
     .option("--keep-special", "keep BOS/EOS/PAD positions (dropped by default)")
     .option("--shard <i/N>", "harvest part i of N (0-based) for several machines; then msae acts index")
@@ -67,7 +68,7 @@ export function register(program: Command): void {
         throw new UsageError(`--data: ${(e as Error).message}`);
       }
       const backend = getBackend(o.backend);
-      const model = loadModel(o.model, { backend });
+      const model = loadModel(o.model, { backend, precision: o.precision });
       const hooks = resolveHooks(
         { hooks: o.hooks, layers: o.hooks === undefined ? (o.layers ?? "auto") : o.layers },
         model.dims.nLayers,
@@ -101,7 +102,7 @@ export function register(program: Command): void {
             onStart: () =>
               bar.message(
                 `harvest: ${model.info.source} ${hooks.join(", ")} | ${contexts} contexts x ${o.context} tokens` +
-                  `${o.shard.count > 1 ? ` | part ${o.shard.index}/${o.shard.count}` : ""} | ${o.dtype} -> ${o.out}/acts/`,
+                  `${o.shard.count > 1 ? ` | part ${o.shard.index}/${o.shard.count}` : ""} | ${o.precision} forward, ${o.dtype} -> ${o.out}/acts/`,
               ),
             onBatch: (done, total) => bar.update(done, total),
             onMessage: (l) => bar.message(l),
@@ -167,7 +168,7 @@ export function register(program: Command): void {
       for (const { dir, m } of ms) {
         const bytes = m.shards.reduce((n, e) => n + e.bytes, 0);
         process.stdout.write(
-          `${dir}\n  hook ${m.hook}  d ${m.d}  ${m.dtype}  ${m.complete ? "complete" : "INCOMPLETE"}${m.part ? `  part ${m.part.index}/${m.part.count}` : ""}\n` +
+          `${dir}\n  hook ${m.hook}  d ${m.d}  ${m.dtype}  ${m.complete ? "complete" : "INCOMPLETE"}${m.part ? `  part ${m.part.index}/${m.part.count}` : ""}  ${m.precision ?? "f32"} forward\n` +
             `  model ${m.model_path} (${m.model.architecture}, sha256 ${m.model.content_sha256.slice(0, 12)}...)\n` +
             `  corpus ${m.corpus.join(", ")}  context ${m.context_size}  contexts [${m.context_range.join(", ")}) of ${m.contexts_total}\n` +
             `  rows ${m.rows} (excluded token ids: ${m.keep_special ? "none" : m.excluded_ids.join(", ")})  shards ${m.shards.length}  ${(bytes / 2 ** 20).toFixed(1)} MB\n` +

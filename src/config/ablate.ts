@@ -48,6 +48,8 @@ export const ablateOptionsSchema = z
     k: z.number().int().min(1).nullable().default(null),
     lr: z.number().positive().nullable().default(null),
     dtype: z.enum(["f32", "bf16", "f16"]).default("f32"),
+    /** The model forward of the harvest and of the spliced evaluation (src/lm/precision.ts). */
+    precision: z.enum(["f32", "bf16"]).default("f32"),
     out: z.string().min(1),
   })
   .strict();

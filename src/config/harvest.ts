@@ -24,6 +24,7 @@ export const harvestOptionsSchema = z
     context: z.coerce.number().int().min(2).default(128),
     llmBatch: z.coerce.number().int().min(1).max(4096).default(24),
     dtype: z.enum(["f32", "bf16", "f16"]).default("f32"),
+    precision: z.enum(["f32", "bf16"]).default("f32"),
     out: z.string().min(1),
     keepSpecial: z.boolean().default(false),
     shard: shardSpec.default({ index: 0, count: 1 }),

@@ -16,6 +16,17 @@ import type { SaeKernels } from "./backend-sae.ts";
 
 export type FloatArray = Float32Array | Float64Array;
 
+/**
+ * A weight matrix W [n, k] rounded to bfloat16 once (round to nearest even): "packed" for the
+ * native kernels (layout in native/src/kernels/gemm_bf16.h), "plain" [n, k] bits for the ref twin.
+ */
+export interface Bf16Matrix {
+  readonly n: number;
+  readonly k: number;
+  readonly layout: "packed" | "plain";
+  readonly data: Uint16Array;
+}
+
 export interface Backend extends EvalKernels, SaeKernels {
   /** "native" (C++ addon) or "ref" (pure TypeScript oracle). */
   readonly name: "native" | "ref";
@@ -42,6 +53,12 @@ export interface Backend extends EvalKernels, SaeKernels {
     c: FloatArray,
     ldc: number,
   ): void;
+
+  // ---------------------------------------------------------------- bf16 weight GEMM (src/core/bf16-gemm.ts)
+  /** w [n, k] (transW = false) or [k, n] (transW = true) -> bf16(W) [n, k] in this backend's layout. */
+  bf16Weight(w: Float32Array, n: number, k: number, transW: boolean): Bf16Matrix;
+  /** out [m, n] = bf16(x [m, k]) . W^T, fp32 accumulation (w from this backend's bf16Weight). */
+  gemmBf16(x: Float32Array, m: number, w: Bf16Matrix, out: Float32Array): void;
 
   // ---------------------------------------------------------------- elementwise
   /** out = a + b (same length). */

@@ -12,7 +12,8 @@
  *     shard s's files then start: positioned writes to temp names, then fsync + rename, all in
  *     libuv's thread pool (startSafetensorsWrite, AtomicWriter.commit) while shard s + 1 is
  *     computed into the other of two buffer sets. The main thread only computes the crc32s.
- * A rerun with the same command checks the identity (model content hash, hook, d, dtype, corpus,
+ * A rerun with the same command checks the identity (model content hash, hook, d, dtype, the
+ * forward's precision (f32 or bf16: a bf16 store is never extended by an f32 run or the reverse), corpus,
  * context, batch, positions, sizes), keeps the shards its manifests list (their files present with
  * the listed size, the corpus's token crc unchanged) and computes the rest. A single-machine harvest
  * finishes by estimating the dataset scale from the stored rows and marking the manifest complete.
@@ -152,6 +153,7 @@ export async function runHarvest(
     model: { architecture: model.info.architecture, content_sha256: modelContentHash(spec.modelDir) },
     d,
     dtype: spec.dtype,
+    precision: model.precision,
     corpus: [...spec.data],
     context_size: C,
     prepend_bos: true,

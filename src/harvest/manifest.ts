@@ -57,6 +57,11 @@ const identitySchema = z
     hook: z.string(),
     d: z.number().int().min(1),
     dtype: z.enum(["f32", "bf16", "f16"]),
+    /**
+     * The precision of the model forward that produced the activations (src/lm/precision.ts).
+     * Absent in stores written before it was recorded: those are "f32" (identityOf fills it in).
+     */
+    precision: z.enum(["f32", "bf16"]).optional(),
     corpus: z.array(z.string()).min(1),
     context_size: z.number().int().min(2),
     prepend_bos: z.boolean(),
@@ -159,6 +164,7 @@ export function writeManifest(file: string, m: Manifest): void {
 export function identityOf(m: StoreIdentity): StoreIdentity {
   const out: Record<string, unknown> = {};
   for (const k of IDENTITY_FIELDS) out[k] = m[k];
+  out.precision = m.precision ?? "f32"; // stores from before the field was recorded ran in f32
   return out as StoreIdentity;
 }
 

@@ -5,12 +5,14 @@
  *
  * Checked before any weight data is read: special-token ids inside the vocabulary, the tokenizer
  * fitting the embedding and agreeing on special ids, every tensor name, shape and dtype (weights.ts);
- * then the weights are widened to float32 and refused when they hold NaN / Inf (unless allowNonFinite).
+ * then the weights are widened to float32 and refused when they hold NaN / Inf (unless allowNonFinite);
+ * with precision "bf16" the linear weights are then rounded to bf16 once (precision.ts).
  */
 import type { Backend } from "../core/backend.ts";
 import type { TensorReader } from "../io/safetensors.ts";
 import type { RawConfig } from "./config-fields.ts";
 import { LanguageModel, type TokenizerLike } from "./model.ts";
+import type { Precision } from "./precision.ts";
 import { findArchitecture } from "./registry.ts";
 import { readWeights } from "./weights.ts";
 
@@ -72,6 +74,8 @@ export interface BuildModelOptions {
   allowNonFinite?: boolean;
   /** With allowNonFinite: told about the first non-finite tensor. */
   onNonFinite?: (message: string) => void;
+  /** "bf16": the linear weights are rounded to bf16 once, here, and the forward's GEMMs run in bf16 (precision.ts). */
+  precision?: Precision;
 }
 
 /**
@@ -101,6 +105,8 @@ export function buildModel(
   let parameterCount = 0;
   for (const t of weights.values()) parameterCount += t.length;
   const model = arch.build(config, weights, backend);
+  weights.clear(); // the model holds what it needs; with bf16 the fp32 projections go now
+  if (options.precision === "bf16") model.toBf16();
   return new LanguageModel(
     model,
     {

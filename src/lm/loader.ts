@@ -26,6 +26,7 @@ import { type LoadedTokenizer, loadTokenizer } from "../tokenizer/load.ts";
 import { buildModel, checkSpecialIds, checkTokenizerFits, ModelLoadError, type SpecialIds } from "./build.ts";
 import type { RawConfig } from "./config-fields.ts";
 import type { LanguageModel } from "./model.ts";
+import type { Precision } from "./precision.ts";
 import { type Architecture, findArchitecture } from "./registry.ts";
 
 export { checkSpecialIds, ModelLoadError } from "./build.ts";
@@ -39,6 +40,8 @@ export interface LoadModelOptions {
   allowNonFinite?: boolean;
   /** With allowNonFinite: told about the first non-finite tensor (the CLI prints a warning). */
   onNonFinite?: (message: string) => void;
+  /** The forward's linear layers: "f32" (default) or "bf16" (weights rounded once at load; precision.ts). */
+  precision?: Precision;
 }
 
 /** Checks `dir` is a folder and reads + parses its config.json. */

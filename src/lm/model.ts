@@ -11,6 +11,7 @@
 import type { Backend } from "../core/backend.ts";
 import { Tensor } from "../core/tensor.ts";
 import { type HookCallback, type HookKind, HookPlan, listHookNames, type RunOptions } from "./hooks.ts";
+import type { Precision } from "./precision.ts";
 
 /** Shape facts every architecture reports (msae inspect, hooks, harvest). */
 export interface ModelDims {
@@ -44,6 +45,10 @@ export interface ArchModel<W extends ArchWorkspace = ArchWorkspace> {
   block(ws: W, layer: number, hook: HookCallback | null): void;
   /** Final norm and unembedding of ws.resid(nLayers) -> logits [batch*seq, vocab] (a workspace buffer). */
   head(ws: W): Float32Array;
+  /** The linear layers' precision (precision.ts): "f32" until toBf16(). */
+  readonly precision: Precision;
+  /** Rounds the linear weights to bf16 once (their fp32 copies are dropped); inference only. */
+  toBf16(): void;
 }
 
 /** Token ids as rows (number[][] or Int32Array[]), or a flat Int32Array with `batch` rows. */
@@ -88,6 +93,11 @@ export class LanguageModel {
     this.info = info;
     this.backend = backend;
     this.tokenizer = tokenizer;
+  }
+
+  /** The precision of the forward's linear layers ("f32", or "bf16" when loaded with precision: "bf16"). */
+  get precision(): Precision {
+    return this.arch.precision;
   }
 
   /** Every valid hook name, in forward order. */

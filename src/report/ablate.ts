@@ -66,6 +66,8 @@ function checkRunOptions(o: AblateOptions): void {
     } catch {
       throw new Error(`${file} is not valid JSON; remove the run folder or choose another --out`);
     }
+    // Runs from before --precision existed ran in f32.
+    if (old && typeof old === "object" && !("precision" in old)) (old as Record<string, unknown>).precision = "f32";
     const diff = firstDifference(old, JSON.parse(JSON.stringify(stored)));
     if (diff)
       throw new UsageError(
@@ -128,7 +130,7 @@ export async function runAblation(
   const log = events.log ?? (() => {});
   const started = new Date();
   checkRunOptions(o);
-  const model = loadModel(o.model, { backend });
+  const model = loadModel(o.model, { backend, precision: o.precision });
   const tok = model.tokenizer as unknown as ContextTokenizer;
   const hooks = resolveHooks({ layers: o.layers }, model.dims.nLayers);
   const layers = hooks.map((h) => parseHookName(h, model.dims.nLayers).layer);
@@ -284,6 +286,7 @@ export async function runAblation(
   const setup: AblationSetup = {
     model: o.model,
     model_architecture: model.info.architecture,
+    precision: model.precision,
     data: o.data,
     eval_data: o.evalData,
     harvest_tokens: o.tokens,

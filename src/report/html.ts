@@ -63,6 +63,10 @@ export function reportHtml({ setup, summary, charts }: HtmlInput): string {
       `${s.eval_data.join(", ")}: ${s.eval_tokens.toLocaleString("en-US")} tokens, BOS/EOS/PAD positions excluded`,
     ],
     ["recipe", `${s.recipe} (reconstruct: "${s.reconstruct}")`],
+    [
+      "model forward",
+      `${s.precision ?? "f32"}${s.precision === "bf16" ? " (bf16 weights and GEMMs, fp32 accumulation)" : ""}`,
+    ],
     ["seeds", s.seeds.join(", ")],
     [
       "run",

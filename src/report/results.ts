@@ -32,6 +32,8 @@ export interface AblationRun {
 export interface AblationSetup {
   model: string;
   model_architecture: string;
+  /** The model forward's precision for the harvest and the spliced evaluation (absent: f32). */
+  precision?: "f32" | "bf16";
   data: string[];
   eval_data: string[];
   harvest_tokens: number;

@@ -6,10 +6,32 @@
  * The addon computes in float32 only; a Float64Array argument is refused here with a TypeError
  * pointing at the ref backend (which also takes float64, for gradient checks).
  */
-import type { Backend, FloatArray } from "../backend.ts";
+import type { Backend, Bf16Matrix, FloatArray } from "../backend.ts";
 import type { NativeAddon } from "./addon.ts";
 import { f32 } from "./native-eval.ts";
 import { NativeSae } from "./native-sae.ts";
+
+const BF16_KERNEL_NAMES = ["amx", "avx512bf16", "f32", "auto"];
+let bf16EnvApplied = false;
+
+/**
+ * Applies MSAE_BF16_KERNEL=amx|avx512bf16|f32|auto once per process (before the first bf16 GEMM);
+ * another value, or a kernel this CPU lacks, is a one-line RangeError.
+ */
+export function applyBf16KernelEnv(addon: NativeAddon): void {
+  if (bf16EnvApplied) return;
+  bf16EnvApplied = true;
+  const v = process.env.MSAE_BF16_KERNEL;
+  if (v === undefined || v === "") return;
+  if (!BF16_KERNEL_NAMES.includes(v))
+    throw new RangeError(`MSAE_BF16_KERNEL is "${v}"; expected amx, avx512bf16, f32 or auto`);
+  addon.setBf16Kernel(v);
+}
+
+/** Marks the environment as applied (an explicit setBf16Kernel wins over MSAE_BF16_KERNEL). */
+export function bf16KernelChosen(): void {
+  bf16EnvApplied = true;
+}
 
 export class NativeBackend extends NativeSae implements Backend {
   readonly name = "native" as const;
@@ -36,6 +58,20 @@ export class NativeBackend extends NativeSae implements Backend {
   ): void {
     f32("gemm", a, b, c);
     this.addon.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  // ---------------------------------------------------------------- bf16 weight GEMM (native/src/kernels/gemm_bf16.cc)
+  bf16Weight(w: Float32Array, n: number, k: number, transW: boolean): Bf16Matrix {
+    f32("bf16Weight", w);
+    applyBf16KernelEnv(this.addon);
+    return { n, k, layout: "packed", data: this.addon.bf16Pack(w, n, k, transW) as Uint16Array };
+  }
+
+  gemmBf16(x: Float32Array, m: number, w: Bf16Matrix, out: Float32Array): void {
+    f32("gemmBf16", x, out);
+    if (w.layout !== "packed") throw new TypeError("gemmBf16: this bf16 weight was made by the ref backend");
+    applyBf16KernelEnv(this.addon);
+    this.addon.gemmBf16(x, m, w.k, w.data, w.n, out);
   }
 
   // ---------------------------------------------------------------- elementwise

@@ -12,7 +12,8 @@
  *   Lengths must match the dims exactly, except gemm's strided operands (at least what the
  *   strides need).
  */
-import type { Backend, FloatArray } from "../backend.ts";
+import type { Backend, Bf16Matrix, FloatArray } from "../backend.ts";
+import { bf16WeightRef, gemmBf16Ref } from "../bf16-ref.ts";
 import { dim, f32s, finite, floats, indicesIn, int32s, num, u16s } from "./ref-check.ts";
 import * as half from "./ref-half.ts";
 import { RefSae } from "./ref-sae.ts";
@@ -20,6 +21,17 @@ import { RefSae } from "./ref-sae.ts";
 /** The ref backend: kernels of ref-basic.ts, ref-nn.ts, ref-eval.ts and ref-sae.ts plus embeddings, RoPE, AdamW and conversions. */
 export class RefBackend extends RefSae implements Backend {
   readonly name = "ref" as const;
+
+  // ---------------------------------------------------------------- bf16 weight GEMM (bf16-ref.ts: the TS twin)
+  bf16Weight(w: Float32Array, n: number, k: number, transW: boolean): Bf16Matrix {
+    return bf16WeightRef(w, n, k, transW);
+  }
+
+  /** out[i, j] = sum_k bf16(x[i, k]) w[j, k], fp32 running sum. */
+  gemmBf16(x: Float32Array, m: number, w: Bf16Matrix, out: Float32Array): void {
+    if (w.layout !== "plain") throw new TypeError("gemmBf16: this bf16 weight was packed by the native backend");
+    gemmBf16Ref(x, m, w.k, w.data, w.n, out);
+  }
 
   // ---------------------------------------------------------------- embeddings and positions
   /** out[i] = table[ids[i]]. */

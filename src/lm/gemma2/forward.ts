@@ -15,6 +15,8 @@
  *     x_l+1  = x_mid + mlp                                        -> hook_resid_post
  *   logits   = c_f tanh((RMSNorm_final(x_L) E^T) / c_f)           (tied unembedding)
  *
+ * Every "z W^T" above runs through Linears (../precision.ts): fp32 GEMM, or after toBf16()
+ * bf16(z) bf16(W)^T with fp32 accumulation (the block weights' fp32 arrays are then empty placeholders).
  * Grouped-query attention: query head h reads key/value head floor(h / (H / KV)).
  * Every buffer a backward pass needs is kept (rstd of each norm, scores after capping,
  * probabilities, gate before and after GELU); with keepActivations each block has its own set.
@@ -23,6 +25,7 @@ import type { Backend } from "../../core/backend.ts";
 import { AttentionViews, attentionForward } from "../attention.ts";
 import type { HookCallback } from "../hooks.ts";
 import type { ArchModel, ArchWorkspace, ModelDims } from "../model.ts";
+import { Linears, type Precision } from "../precision.ts";
 import { type Gemma2Config, gemma2Dims } from "./config.ts";
 import type { Gemma2Weights } from "./weights.ts";
 
@@ -131,12 +134,38 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
   readonly cfg: Gemma2Config;
   readonly w: Gemma2Weights;
   private readonly be: Backend;
+  private readonly lin: Linears;
 
   constructor(cfg: Gemma2Config, weights: Gemma2Weights, backend: Backend) {
     this.cfg = cfg;
     this.w = weights;
     this.be = backend;
+    this.lin = new Linears(backend);
     this.dims = gemma2Dims(cfg);
+  }
+
+  get precision(): Precision {
+    return this.lin.precision;
+  }
+
+  /**
+   * Rounds every linear weight to bf16 once (precision.ts): the block projections' fp32 arrays are
+   * replaced by placeholders and freed; the logits head keeps its fp32 array (the embedding when tied).
+   */
+  toBf16(): void {
+    if (this.lin.precision === "bf16") return;
+    const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: m, vocabSize: V } = this.cfg;
+    const lin = this.lin;
+    for (const w of this.w.layers) {
+      w.wq = lin.toBf16(w.wq, H * hd, d, false);
+      w.wk = lin.toBf16(w.wk, KV * hd, d, false);
+      w.wv = lin.toBf16(w.wv, KV * hd, d, false);
+      w.wo = lin.toBf16(w.wo, d, H * hd, false);
+      w.wGate = lin.toBf16(w.wGate, m, d, false);
+      w.wUp = lin.toBf16(w.wUp, m, d, false);
+      w.wDown = lin.toBf16(w.wDown, d, m, false);
+    }
+    lin.toBf16(this.w.lmHead, V, d, false, true);
   }
 
   createWorkspace(batch: number, seq: number, keepActivations: boolean): Gemma2Workspace {
@@ -166,14 +195,14 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
     const x = ws.resid(layer);
     be.rmsNorm(x, w.inputNorm, 1, rows, d, eps, a.ln1, a.ln1Rstd);
-    be.gemm(false, true, rows, H * hd, d, 1, a.ln1, d, w.wq, d, 0, a.q, H * hd);
-    be.gemm(false, true, rows, KV * hd, d, 1, a.ln1, d, w.wk, d, 0, a.k, KV * hd);
-    be.gemm(false, true, rows, KV * hd, d, 1, a.ln1, d, w.wv, d, 0, a.v, KV * hd);
+    this.lin.xWt(a.ln1, rows, d, w.wq, H * hd, a.q);
+    this.lin.xWt(a.ln1, rows, d, w.wk, KV * hd, a.k);
+    this.lin.xWt(a.ln1, rows, d, w.wv, KV * hd, a.v);
     be.rope(a.q, ws.positions, rows, H, hd, c.ropeTheta, false, a.q);
     be.rope(a.k, ws.positions, rows, KV, hd, c.ropeTheta, false, a.k);
     const window = c.layerSliding[layer] ? c.slidingWindow : 0;
     attentionForward(be, a.views, a.preatt, a.att, c.queryPreAttnScalar ** -0.5, c.attnSoftcap, window);
-    be.gemm(false, true, rows, d, H * hd, 1, a.y, H * hd, w.wo, H * hd, 0, a.attnProj, d);
+    this.lin.xWt(a.y, rows, H * hd, w.wo, d, a.attnProj);
     be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
     hook?.(layer, "attn_out", a.attnOut);
     be.add(x, a.attnOut, a.residMid);
@@ -188,11 +217,11 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const { rows } = ws;
     const { hiddenSize: d, intermediateSize: m, rmsNormEps: eps } = c;
     be.rmsNorm(a.residMid, w.preFfNorm, 1, rows, d, eps, a.ln2, a.ln2Rstd);
-    be.gemm(false, true, rows, m, d, 1, a.ln2, d, w.wGate, d, 0, a.gate, m);
-    be.gemm(false, true, rows, m, d, 1, a.ln2, d, w.wUp, d, 0, a.up, m);
+    this.lin.xWt(a.ln2, rows, d, w.wGate, m, a.gate);
+    this.lin.xWt(a.ln2, rows, d, w.wUp, m, a.up);
     be.gelu(a.gate, a.gateAct);
     be.mul(a.gateAct, a.up, a.hidden);
-    be.gemm(false, true, rows, d, m, 1, a.hidden, m, w.wDown, m, 0, a.down, d);
+    this.lin.xWt(a.hidden, rows, m, w.wDown, d, a.down);
     be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
     hook?.(layer, "mlp_out", a.mlpOut);
     be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
@@ -206,7 +235,7 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const d = c.hiddenSize;
     const logits = ws.logits();
     be.rmsNorm(ws.resid(c.numLayers), this.w.finalNorm, 1, rows, d, c.rmsNormEps, ws.finalNorm, ws.finalRstd);
-    be.gemm(false, true, rows, c.vocabSize, d, 1, ws.finalNorm, d, this.w.lmHead, d, 0, logits, c.vocabSize);
+    this.lin.xWt(ws.finalNorm, rows, d, this.w.lmHead, c.vocabSize, logits);
     if (c.finalSoftcap !== null) be.softcap(logits, c.finalSoftcap, logits);
     return logits;
   }

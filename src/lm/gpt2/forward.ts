@@ -11,11 +11,14 @@
  *     mlp   = gelu_tanh(LayerNorm_2(x_mid) W_fc + b_fc) W_proj2 + b_proj2   -> hook_mlp_out
  *     x_l+1 = x_mid + mlp                         -> hook_resid_post
  *   logits = LayerNorm_f(x_L) wte^T               (tied lm_head)
+ * Every "z W" above runs through Linears (../precision.ts): fp32 GEMM, or after toBf16()
+ * bf16(z) bf16(W) with fp32 accumulation (the block weights' fp32 arrays are then empty placeholders).
  */
 import type { Backend } from "../../core/backend.ts";
 import { AttentionViews, attentionForward } from "../attention.ts";
 import type { HookCallback } from "../hooks.ts";
 import type { ArchModel, ArchWorkspace, ModelDims } from "../model.ts";
+import { Linears, type Precision } from "../precision.ts";
 import { type Gpt2Config, gpt2Dims } from "./config.ts";
 import type { Gpt2Weights } from "./weights.ts";
 
@@ -116,12 +119,35 @@ export class Gpt2Model implements ArchModel<Gpt2Workspace> {
   readonly cfg: Gpt2Config;
   readonly w: Gpt2Weights;
   private readonly be: Backend;
+  private readonly lin: Linears;
 
   constructor(cfg: Gpt2Config, weights: Gpt2Weights, backend: Backend) {
     this.cfg = cfg;
     this.w = weights;
     this.be = backend;
+    this.lin = new Linears(backend);
     this.dims = gpt2Dims(cfg);
+  }
+
+  get precision(): Precision {
+    return this.lin.precision;
+  }
+
+  /**
+   * Rounds every linear weight to bf16 once (precision.ts): the Conv1D weights' fp32 arrays are
+   * replaced by placeholders and freed; the logits head keeps its fp32 array (wte when tied).
+   */
+  toBf16(): void {
+    if (this.lin.precision === "bf16") return;
+    const { nEmbd: d, nInner: m, vocabSize: V } = this.cfg;
+    const lin = this.lin;
+    for (const w of this.w.layers) {
+      w.wAttn = lin.toBf16(w.wAttn, 3 * d, d, true);
+      w.wAttnProj = lin.toBf16(w.wAttnProj, d, d, true);
+      w.wFc = lin.toBf16(w.wFc, m, d, true);
+      w.wMlpProj = lin.toBf16(w.wMlpProj, d, m, true);
+    }
+    lin.toBf16(this.w.lmHead, V, d, false, true);
   }
 
   createWorkspace(batch: number, seq: number, keepActivations: boolean): Gpt2Workspace {
@@ -152,12 +178,12 @@ export class Gpt2Model implements ArchModel<Gpt2Workspace> {
     const hd = d / c.nHead;
     const x = ws.resid(layer);
     be.layerNorm(x, w.ln1g, w.ln1b, rows, d, c.layerNormEps, a.ln1, a.ln1Mean, a.ln1Rstd);
-    be.gemm(false, false, rows, 3 * d, d, 1, a.ln1, d, w.wAttn, 3 * d, 0, a.qkv, 3 * d);
+    this.lin.xW(a.ln1, rows, d, w.wAttn, 3 * d, a.qkv);
     be.addBias(a.qkv, w.bAttn, rows, 3 * d, a.qkv);
     let alpha = c.scaleAttnWeights ? 1 / Math.sqrt(hd) : 1;
     if (c.scaleAttnByInverseLayerIdx) alpha /= layer + 1;
     attentionForward(be, a.views, a.preatt, a.att, alpha, null, 0);
-    be.gemm(false, false, rows, d, d, 1, a.y, d, w.wAttnProj, d, 0, a.attnOut, d);
+    this.lin.xW(a.y, rows, d, w.wAttnProj, d, a.attnOut);
     be.addBias(a.attnOut, w.bAttnProj, rows, d, a.attnOut);
     hook?.(layer, "attn_out", a.attnOut);
     be.add(x, a.attnOut, a.residMid);
@@ -171,10 +197,10 @@ export class Gpt2Model implements ArchModel<Gpt2Workspace> {
     const { rows } = ws;
     const { nEmbd: d, nInner: m } = c;
     be.layerNorm(a.residMid, w.ln2g, w.ln2b, rows, d, c.layerNormEps, a.ln2, a.ln2Mean, a.ln2Rstd);
-    be.gemm(false, false, rows, m, d, 1, a.ln2, d, w.wFc, m, 0, a.fc, m);
+    this.lin.xW(a.ln2, rows, d, w.wFc, m, a.fc);
     be.addBias(a.fc, w.bFc, rows, m, a.fc);
     be.gelu(a.fc, a.fcAct);
-    be.gemm(false, false, rows, d, m, 1, a.fcAct, m, w.wMlpProj, d, 0, a.mlpOut, d);
+    this.lin.xW(a.fcAct, rows, m, w.wMlpProj, d, a.mlpOut);
     be.addBias(a.mlpOut, w.bMlpProj, rows, d, a.mlpOut);
     hook?.(layer, "mlp_out", a.mlpOut);
     be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
@@ -187,7 +213,7 @@ export class Gpt2Model implements ArchModel<Gpt2Workspace> {
     const d = c.nEmbd;
     const logits = ws.logits();
     be.layerNorm(ws.resid(c.nLayer), this.w.lnfg, this.w.lnfb, rows, d, c.layerNormEps, ws.lnf, ws.lnfMean, ws.lnfRstd);
-    be.gemm(false, true, rows, c.vocabSize, d, 1, ws.lnf, d, this.w.lmHead, d, 0, logits, c.vocabSize);
+    this.lin.xWt(ws.lnf, rows, d, this.w.lmHead, c.vocabSize, logits);
     return logits;
   }
 }
