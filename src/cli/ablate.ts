@@ -94,7 +94,7 @@ export function register(program: Command): void {
     )
     .option("--tokens <n>", "tokens harvested and trained on", "1000000")
     .option("--train-tokens <n>", "training tokens per SAE (default --tokens)")
-    .option("--eval-tokens <n>", "evaluation tokens per corpus", "65536")
+    .option("--eval-tokens <n>", "evaluation tokens per corpus", "32768")
     .option("--context <n>", "context length", "128")
     .option("--expansion <x>", "dictionary size m = d * x", "1")
     .option("--l1 <x>", "sparsity coefficient (default per architecture)")

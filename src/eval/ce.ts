@@ -3,17 +3,17 @@
  *
  *   lp = log_softmax(clean logits), lq = log_softmax(patched logits), per position (row);
  *   CE(row)  = -lq[target]                         on rows with target >= 0 (next-token targets)
- *   KL(row)  = sum_v p_v (lp_v - lq_v) = sum_v p_v (l_v - q_v) + lse(q) - lse(l),  p = exp(lp),
+ *   KL(row)  = sum_v p_v (lp_v - lq_v) = sum_v p_v l_v - sum_v p_v q_v + lse(q) - lse(l),  p = exp(lp),
  *              on rows with klMask = 1 (non-special positions), l and q the clean and patched logits
  *   ce_clean, ce_sae, ce_zero = token means of CE; kl_sae, kl_zero = token means of KL;
  *   ce_loss_score = (ce_zero - ce_sae) / (ce_zero - ce_clean);  kl_div_score = (kl_zero - kl_sae) / kl_zero
  *
- * Per batch: setClean(logits, ...) copies the clean logits [rows, V] (float32, exactly as the model
- * gave them), their probabilities p [rows, V] (float32) and log-sum-exp [rows] (float64);
+ * Per batch: setClean(logits, ...) keeps the clean probabilities p [rows, V] (float32), and per row
+ * the log-sum-exp and sum_v p_v l_v (float64);
  * addPatched("sae" | "zero", logits) then scores a patched forward of the same rows against them.
  * The per-row work (softmax, log-sum-exp, the cross term) runs in the backend's logitSoftmax /
  * logitCompare kernels (src/core/backend-eval.ts); the sums over rows stay here, in row order.
- * Memory: 8 bytes per logit of one batch (CLEAN_BYTES_PER_LOGIT).
+ * Memory: 4 bytes per logit of one batch (CLEAN_BYTES_PER_LOGIT).
  *
  * For several SAEs on the same text (evaluate-many.ts) the clean pass is shared: CleanBatch holds
  * one batch's clean state, PatchedSums scores patched forwards against it (one per SAE, one per
@@ -22,15 +22,16 @@
 import type { Backend } from "../core/backend.ts";
 import type { SplicedMetrics } from "./metrics.ts";
 
-export const CLEAN_BYTES_PER_LOGIT = 8;
+export const CLEAN_BYTES_PER_LOGIT = 4;
 
-/** One batch's clean forward: logits [rows, V], p, lse, targets and KL mask; with running totals. */
+/** One batch's clean forward: p [rows, V], lse and sum p l [rows], targets and KL mask; with running totals. */
 export class CleanBatch {
   readonly vocab: number;
   readonly backend: Backend;
-  clean: Float32Array = new Float32Array(0);
   cleanP: Float32Array = new Float32Array(0);
   cleanLse: Float64Array = new Float64Array(0);
+  /** [rows] sum_v p_v l_v of each clean row. */
+  cleanPl: Float64Array = new Float64Array(0);
   targets: Int32Array = new Int32Array(0);
   klMask: Uint8Array = new Uint8Array(0);
   rows = 0;
@@ -41,7 +42,7 @@ export class CleanBatch {
   batches = 0;
   /** [rows] scratch of PatchedSums.add (one patched forward at a time). */
   lseQ: Float64Array = new Float64Array(0);
-  cross: Float64Array = new Float64Array(0);
+  pq: Float64Array = new Float64Array(0);
 
   constructor(vocab: number, backend: Backend) {
     this.vocab = vocab;
@@ -55,22 +56,19 @@ export class CleanBatch {
       throw new RangeError(
         `SplicedLossAccumulator.setClean: ${rows} rows need logits of ${rows * V}, got ${logits.length}`,
       );
-    if (this.clean.length !== rows * V) {
-      this.clean = new Float32Array(rows * V);
-      this.cleanP = new Float32Array(rows * V);
-    }
+    if (this.cleanP.length !== rows * V) this.cleanP = new Float32Array(rows * V);
     if (this.cleanLse.length !== rows) {
       this.cleanLse = new Float64Array(rows);
+      this.cleanPl = new Float64Array(rows);
       this.lseQ = new Float64Array(rows);
-      this.cross = new Float64Array(rows);
+      this.pq = new Float64Array(rows);
       this.targets = new Int32Array(rows);
       this.klMask = new Uint8Array(rows);
     }
-    this.clean.set(logits);
     this.targets.set(targets.subarray(0, rows));
     this.klMask.set(klMask.subarray(0, rows));
     this.rows = rows;
-    this.backend.logitSoftmax(this.clean, rows, V, this.cleanP, this.cleanLse);
+    this.backend.logitSoftmax(logits, rows, V, this.cleanP, this.cleanLse, this.cleanPl);
     let ce = 0; // summed per batch, as PatchedSums.add does (same rounding for identical logits)
     for (let r = 0; r < rows; r++) {
       const t = targets[r];
@@ -99,14 +97,14 @@ export class PatchedSums {
       throw new RangeError(`SplicedLossAccumulator.addPatched: expected logits of ${rows * V}, got ${logits.length}`);
     if (this.batches !== clean.batches - 1)
       throw new Error(`SplicedLossAccumulator.addPatched(${what}): called twice for one clean batch`);
-    const { lseQ, cross } = clean;
-    clean.backend.logitCompare(clean.clean, clean.cleanP, logits, rows, V, lseQ, cross);
+    const { lseQ, pq } = clean;
+    clean.backend.logitCompare(clean.cleanP, logits, rows, V, lseQ, pq);
     let ce = 0;
     let kl = 0;
     for (let r = 0; r < rows; r++) {
       const t = clean.targets[r];
       if (t >= 0) ce += lseQ[r] - logits[r * V + t];
-      if (clean.klMask[r]) kl += cross[r] + lseQ[r] - clean.cleanLse[r];
+      if (clean.klMask[r]) kl += clean.cleanPl[r] - pq[r] + lseQ[r] - clean.cleanLse[r];
     }
     this.ce += ce;
     this.kl += kl;

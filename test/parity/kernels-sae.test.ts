@@ -46,42 +46,49 @@ describe("parity: evaluation logit kernels", { skip }, () => {
       const run = (B: Backend) => {
         const p = new Float32Array(rows * V);
         const lse = new Float64Array(rows);
+        const pl = new Float64Array(rows);
         const lseQ = new Float64Array(rows);
-        const cross = new Float64Array(rows);
-        B.logitSoftmax(l, rows, V, p, lse);
-        B.logitCompare(l, p, q, rows, V, lseQ, cross);
-        return { p, lse, lseQ, cross };
+        const pq = new Float64Array(rows);
+        B.logitSoftmax(l, rows, V, p, lse, pl);
+        B.logitCompare(p, q, rows, V, lseQ, pq);
+        return { p, lse, pl, lseQ, pq };
       };
       const r = run(ref);
       const n = run(native);
       assertClose("p", n.p, r.p);
-      closeF64("lse", n.lse, r.lse);
-      closeF64("lseQ", n.lseQ, r.lseQ);
-      // cross is a sum of terms of size ~|l - q| that partly cancel: compare at the scale of the terms.
-      for (let i = 0; i < rows; i++) assert.ok(Math.abs(n.cross[i] - r.cross[i]) <= 1e-5 * (1 + Math.abs(r.cross[i])));
-      // Independent: KL(p || softmax(q)) = cross + lseQ - lse must be >= 0, and 0 for q = l.
-      for (let i = 0; i < rows; i++) assert.ok(r.cross[i] + r.lseQ[i] - r.lse[i] >= -1e-9);
-      const same = new Float64Array(rows);
+      for (const k of ["lse", "pl", "lseQ", "pq"] as const) closeF64(k, n[k], r[k]);
+      // The KL term pl - pq is a difference of sums of size ~|l|: compare at that scale.
+      for (let i = 0; i < rows; i++) {
+        const want = r.pl[i] - r.pq[i];
+        assert.ok(Math.abs(n.pl[i] - n.pq[i] - want) <= 1e-5 * (1 + Math.abs(r.pl[i])), `KL term row ${i}`);
+      }
+      // Independent: KL(p || softmax(q)) = pl - pq + lseQ - lse >= 0 (float64 ref), and 0 for q = l.
+      for (let i = 0; i < rows; i++) assert.ok(r.pl[i] - r.pq[i] + r.lseQ[i] - r.lse[i] >= -1e-9);
       const lq2 = new Float64Array(rows);
-      native.logitCompare(l, n.p, l, rows, V, lq2, same);
-      for (let i = 0; i < rows; i++) assert.ok(Math.abs(same[i] + lq2[i] - n.lse[i]) < 1e-5, "KL(p || p) = 0");
+      const pq2 = new Float64Array(rows);
+      native.logitCompare(n.p, l, rows, V, lq2, pq2);
+      for (let i = 0; i < rows; i++) {
+        assert.equal(lq2[i], n.lse[i], "the same logits give the same log-sum-exp");
+        assert.equal(pq2[i], n.pl[i], "KL(p || p) = 0 exactly");
+      }
     });
   }
   test("bad lengths and types are one-line errors", () => {
     const l = new Float32Array(6);
+    const f64 = (n: number) => new Float64Array(n);
     assertThrowsOneLine(
       "lse length",
-      () => native.logitSoftmax(l, 2, 3, new Float32Array(6), new Float64Array(3)),
+      () => native.logitSoftmax(l, 2, 3, new Float32Array(6), f64(3), f64(2)),
       RangeError,
     );
     assertThrowsOneLine(
       "lse type",
-      () => native.logitSoftmax(l, 2, 3, new Float32Array(6), new Float32Array(2) as unknown as Float64Array),
+      () => native.logitSoftmax(l, 2, 3, new Float32Array(6), new Float32Array(2) as unknown as Float64Array, f64(2)),
       TypeError,
     );
     assertThrowsOneLine(
       "q length",
-      () => native.logitCompare(l, l, new Float32Array(5), 2, 3, new Float64Array(2), new Float64Array(2)),
+      () => native.logitCompare(l, new Float32Array(5), 2, 3, f64(2), f64(2)),
       RangeError,
     );
   });

@@ -1,8 +1,9 @@
 // Logit comparison for evaluation (src/eval/ce.ts): the clean forward's softmax and a patched
 // forward's log-sum-exp and cross term, per row, sums in double, exp by kutil.h's vexp.
-//   logitSoftmax:  p_r = softmax(l_r) [vocab] (float), lse_r = logsumexp(l_r) (double)
-//   logitCompare:  lseQ_r = logsumexp(q_r), cross_r = sum_v p_rv (l_rv - q_rv)  (double)
-// so that KL(p || softmax(q)) = cross_r + lseQ_r - lse_r and CE_r = lseQ_r - q_r[target].
+//   logitSoftmax:  p_r = softmax(l_r) [vocab] (float), lse_r = logsumexp(l_r), pl_r = sum_v p_rv l_rv (double)
+//   logitCompare:  lseQ_r = logsumexp(q_r), pq_r = sum_v p_rv q_rv  (double)
+// so that KL(p || softmax(q)) = (pl_r - pq_r) + lseQ_r - lse_r and CE_r = lseQ_r - q_r[target];
+// the compare pass reads only p and q (memory traffic, not FLOPs, bounds it at a large vocabulary).
 // l, p, q [rows, vocab]; lse, lseQ, cross [rows] are Float64Arrays. Rows run in parallel. Both
 // kernels sum exp in the same order, so identical logits give bit-identical log-sum-exps.
 #include <limits>
@@ -30,14 +31,17 @@ Napi::Value LogitSoftmax(const Napi::CallbackInfo& info) {
   int64_t rows = dim_arg(info, 1, K, "rows"), vocab = dim_arg(info, 2, K, "vocab");
   auto p = f32_arg(info, 3, K, "p");
   auto lse = f64_arg(info, 4, K, "lse");
+  auto plOut = f64_arg(info, 5, K, "pl");
   need(env, vocab >= 1, K, "vocab must be >= 1");
   const int64_t n = mul_dims(env, K, rows, vocab);
   need_len(env, K, "logits", l.n, n, "rows*vocab");
   need_len(env, K, "p", p.n, n, "rows*vocab");
   need_len(env, K, "lse", lse.n, rows, "rows");
+  need_len(env, K, "pl", plOut.n, rows, "rows");
   const float* pl = l.p;
   float* pp = p.p;
   double* plse = lse.p;
+  double* ppl = plOut.p;
   parallel_rows(rows, vocab, [=](int64_t r) {
     const float* x = pl + r * vocab;
     float* y = pp + r * vocab;
@@ -50,9 +54,14 @@ Napi::Value LogitSoftmax(const Napi::CallbackInfo& info) {
       s += e;
     }
     const float inv = static_cast<float>(1.0 / s);
-#pragma omp simd
-    for (int64_t c = 0; c < vocab; c++) y[c] *= inv;
+    double a = 0.0;
+#pragma omp simd reduction(+ : a)
+    for (int64_t c = 0; c < vocab; c++) {
+      y[c] *= inv;
+      a += static_cast<double>(y[c]) * x[c];
+    }
     plse[r] = static_cast<double>(mx) + std::log(s);
+    ppl[r] = a;
   });
   return env.Undefined();
 }
@@ -60,23 +69,20 @@ Napi::Value LogitSoftmax(const Napi::CallbackInfo& info) {
 Napi::Value LogitCompare(const Napi::CallbackInfo& info) {
   const char* K = "logitCompare";
   Napi::Env env = info.Env();
-  auto l = f32_arg(info, 0, K, "clean");
-  auto p = f32_arg(info, 1, K, "p");
-  auto q = f32_arg(info, 2, K, "q");
-  int64_t rows = dim_arg(info, 3, K, "rows"), vocab = dim_arg(info, 4, K, "vocab");
-  auto lseQ = f64_arg(info, 5, K, "lseQ");
-  auto cross = f64_arg(info, 6, K, "cross");
+  auto p = f32_arg(info, 0, K, "p");
+  auto q = f32_arg(info, 1, K, "q");
+  int64_t rows = dim_arg(info, 2, K, "rows"), vocab = dim_arg(info, 3, K, "vocab");
+  auto lseQ = f64_arg(info, 4, K, "lseQ");
+  auto pqOut = f64_arg(info, 5, K, "pq");
   need(env, vocab >= 1, K, "vocab must be >= 1");
   const int64_t n = mul_dims(env, K, rows, vocab);
-  need_len(env, K, "clean", l.n, n, "rows*vocab");
   need_len(env, K, "p", p.n, n, "rows*vocab");
   need_len(env, K, "q", q.n, n, "rows*vocab");
   need_len(env, K, "lseQ", lseQ.n, rows, "rows");
-  need_len(env, K, "cross", cross.n, rows, "rows");
-  const float *pl = l.p, *pp = p.p, *pq = q.p;
-  double *plq = lseQ.p, *pc = cross.p;
+  need_len(env, K, "pq", pqOut.n, rows, "rows");
+  const float *pp = p.p, *pq = q.p;
+  double *plq = lseQ.p, *ppq = pqOut.p;
   parallel_rows(rows, vocab, [=](int64_t r) {
-    const float* lr = pl + r * vocab;
     const float* prr = pp + r * vocab;
     const float* qr = pq + r * vocab;
     const float mx = max_of(qr, vocab);
@@ -84,10 +90,10 @@ Napi::Value LogitCompare(const Napi::CallbackInfo& info) {
 #pragma omp simd reduction(+ : s, c)
     for (int64_t v = 0; v < vocab; v++) {
       s += vexp(qr[v] - mx);
-      c += static_cast<double>(prr[v]) * (static_cast<double>(lr[v]) - static_cast<double>(qr[v]));
+      c += static_cast<double>(prr[v]) * qr[v];
     }
     plq[r] = static_cast<double>(mx) + std::log(s);
-    pc[r] = c;
+    ppq[r] = c;
   });
   return env.Undefined();
 }

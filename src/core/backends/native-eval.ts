@@ -21,21 +21,27 @@ export class NativeEval implements EvalKernels {
     this.addon = addon;
   }
 
-  logitSoftmax(logits: FloatArray, rows: number, vocab: number, p: FloatArray, lse: Float64Array): void {
+  logitSoftmax(
+    logits: FloatArray,
+    rows: number,
+    vocab: number,
+    p: FloatArray,
+    lse: Float64Array,
+    pl: Float64Array,
+  ): void {
     f32("logitSoftmax", logits, p);
-    this.addon.logitSoftmax(logits, rows, vocab, p, lse);
+    this.addon.logitSoftmax(logits, rows, vocab, p, lse, pl);
   }
 
   logitCompare(
-    clean: FloatArray, // [rows, vocab]
     p: FloatArray, // [rows, vocab]
     q: FloatArray, // [rows, vocab]
     rows: number,
     vocab: number,
     lseQ: Float64Array, // [rows]
-    cross: Float64Array, // [rows]
+    pq: Float64Array, // [rows]
   ): void {
-    f32("logitCompare", clean, p, q);
-    this.addon.logitCompare(clean, p, q, rows, vocab, lseQ, cross);
+    f32("logitCompare", p, q);
+    this.addon.logitCompare(p, q, rows, vocab, lseQ, pq);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Ref backend, the evaluation kernels (src/core/backend-eval.ts) as float64 loops:
- *   logitSoftmax:  p_r = softmax(l_r), lse_r = logsumexp(l_r)
- *   logitCompare:  lseQ_r = logsumexp(q_r), cross_r = sum_v p_rv (l_rv - q_rv)
+ *   logitSoftmax:  p_r = softmax(l_r), lse_r = logsumexp(l_r), pl_r = sum_v p_rv l_rv
+ *   logitCompare:  lseQ_r = logsumexp(q_r), pq_r = sum_v p_rv q_rv
  */
 import type { FloatArray } from "../backend.ts";
 import { floats } from "./ref-check.ts";
@@ -13,44 +13,55 @@ function f64s(kernel: string, name: string, a: Float64Array, n: number): void {
 }
 
 export class RefEval extends RefNn {
-  logitSoftmax(logits: FloatArray, rows: number, vocab: number, p: FloatArray, lse: Float64Array): void {
+  logitSoftmax(
+    logits: FloatArray,
+    rows: number,
+    vocab: number,
+    p: FloatArray,
+    lse: Float64Array,
+    pl: Float64Array,
+  ): void {
     const K = "logitSoftmax";
     this.rowsCols(K, rows, vocab, "vocab");
     if (vocab < 1) throw new RangeError(`${K}: vocab must be >= 1`);
     floats(K, "logits", logits, rows * vocab);
     floats(K, "p", p, rows * vocab, logits);
     f64s(K, "lse", lse, rows);
+    f64s(K, "pl", pl, rows);
     for (let r = 0; r < rows; r++) {
       const o = r * vocab;
       const z = this.logSumExp(logits, o, vocab);
-      for (let v = o; v < o + vocab; v++) p[v] = Math.exp(logits[v] - z);
+      let a = 0;
+      for (let v = o; v < o + vocab; v++) {
+        p[v] = Math.exp(logits[v] - z);
+        a += p[v] * logits[v];
+      }
       lse[r] = z;
+      pl[r] = a;
     }
   }
 
   logitCompare(
-    clean: FloatArray, // [rows, vocab]
     p: FloatArray, // [rows, vocab]
     q: FloatArray, // [rows, vocab]
     rows: number,
     vocab: number,
     lseQ: Float64Array, // [rows]
-    cross: Float64Array, // [rows]
+    pq: Float64Array, // [rows]
   ): void {
     const K = "logitCompare";
     this.rowsCols(K, rows, vocab, "vocab");
     if (vocab < 1) throw new RangeError(`${K}: vocab must be >= 1`);
-    floats(K, "clean", clean, rows * vocab);
-    floats(K, "p", p, rows * vocab, clean);
-    floats(K, "q", q, rows * vocab, clean);
+    floats(K, "p", p, rows * vocab);
+    floats(K, "q", q, rows * vocab, p);
     f64s(K, "lseQ", lseQ, rows);
-    f64s(K, "cross", cross, rows);
+    f64s(K, "pq", pq, rows);
     for (let r = 0; r < rows; r++) {
       const o = r * vocab;
       let c = 0;
-      for (let v = o; v < o + vocab; v++) c += p[v] * (clean[v] - q[v]);
+      for (let v = o; v < o + vocab; v++) c += p[v] * q[v];
       lseQ[r] = this.logSumExp(q, o, vocab);
-      cross[r] = c;
+      pq[r] = c;
     }
   }
 }
