@@ -45,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   msae::RegisterFinite(env, exports);
   msae::RegisterLogits(env, exports);
   msae::RegisterSae(env, exports);
+  msae::RegisterSparse(env, exports);
   msae::RegisterGemmBf16(env, exports);
   return exports;
 }

@@ -84,6 +84,7 @@ void RegisterConvert(Napi::Env env, Napi::Object exports);    // convert.cc (f16
 void RegisterFinite(Napi::Env env, Napi::Object exports);     // finite.cc (NaN / Inf scan)
 void RegisterLogits(Napi::Env env, Napi::Object exports);     // logits.cc (evaluation: softmax, KL / CE terms)
 void RegisterSae(Napi::Env env, Napi::Object exports);        // sae.cc (SAE training: losses, code stats, normalization)
+void RegisterSparse(Napi::Env env, Napi::Object exports);     // sparse.cc (CSR codes: spmm, sddmm, transpose)
 void RegisterGemmBf16(Napi::Env env, Napi::Object exports);   // gemm_bf16_napi.cc (bf16 weight GEMM)
 
 }  // namespace msae

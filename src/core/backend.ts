@@ -13,6 +13,7 @@
  */
 import type { EvalKernels } from "./backend-eval.ts";
 import type { SaeKernels } from "./backend-sae.ts";
+import type { SparseKernels } from "./backend-sparse.ts";
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -27,7 +28,7 @@ export interface Bf16Matrix {
   readonly data: Uint16Array;
 }
 
-export interface Backend extends EvalKernels, SaeKernels {
+export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
   /** "native" (C++ addon) or "ref" (pure TypeScript oracle). */
   readonly name: "native" | "ref";
 

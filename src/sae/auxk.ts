@@ -10,10 +10,12 @@
  *
  * Gradients flow into W_dec and, through a, into pre (hence W_enc, b_enc and b_dec's input term).
  * Selection reuses the per-row TopK kernel on ReLU(pre) with the live features set to -inf (k_aux
- * <= n_dead, so they are never picked).
+ * <= n_dead, so they are never picked). When k_aux / m is small (SparseCodes.useSparse) the decode
+ * and its backward run on a's k_aux entries per row (sparseLoss) instead of dense GEMMs.
  */
 import type { Backend, FloatArray } from "../core/backend.ts";
 import type { Parameter } from "../core/parameter.ts";
+import { SparseCodes } from "./sparse-codes.ts";
 import { RowWorkspace } from "./workspace.ts";
 
 export class AuxK<A extends FloatArray> {
@@ -25,6 +27,10 @@ export class AuxK<A extends FloatArray> {
   private readonly ws: RowWorkspace<"masked" | "a" | "ra", A>;
   private readonly idxStore: RowWorkspace<"idx", Int32Array>;
   private idxView: Int32Array = new Int32Array(0);
+  private readonly liveBias: A; // [m] 0 on dead features, -inf on live ones
+  private readonly sparse: SparseCodes<A>;
+  private readonly make: (n: number) => A;
+  private preAt: A; // [rows * kAux] pre at the selected entries
 
   constructor(bk: Backend, d: number, m: number, auxK: number, coef: number, make: (n: number) => A) {
     this.bk = bk;
@@ -34,6 +40,10 @@ export class AuxK<A extends FloatArray> {
     this.coef = coef;
     this.ws = new RowWorkspace(make, { masked: m, a: m, ra: d });
     this.idxStore = new RowWorkspace((n) => new Int32Array(n), { idx: coef > 0 ? Math.min(auxK, m) : 0 });
+    this.liveBias = make(m);
+    this.sparse = new SparseCodes(bk, m, make);
+    this.make = make;
+    this.preAt = make(0);
   }
 
   /**
@@ -59,18 +69,17 @@ export class AuxK<A extends FloatArray> {
     const w = this.ws.at(rows);
     const idx = this.idx(rows, kAux);
     const masked = w.masked;
-    for (let r = 0; r < rows; r++) {
-      const o = r * m;
-      for (let i = 0; i < m; i++) {
-        const v = pre[o + i];
-        masked[o + i] = dead[i] ? Math.max(v, 0) : Number.NEGATIVE_INFINITY;
-      }
-    }
+    // masked = ReLU(pre) on the dead features, -inf on the live ones.
+    for (let i = 0; i < m; i++) this.liveBias[i] = dead[i] ? 0 : Number.NEGATIVE_INFINITY;
+    bk.relu(pre, masked);
+    bk.addBias(masked, this.liveBias, rows, m, masked);
     bk.topkRows(masked, rows, m, kAux, w.a, idx);
+    const scale = this.coef * Math.min(nDead / this.auxK, 1);
+    if (SparseCodes.sizeAllows(m, d) && SparseCodes.useSparse(rows * kAux, rows, m))
+      return this.sparseLoss(pre, e, rows, idx, kAux, scale, W_dec, gw, dpre);
     // ra = e - a W_dec
     w.ra.set(e);
     bk.gemm(false, false, rows, d, m, -1, w.a, m, W_dec.data, d, 1, w.ra, d);
-    const scale = this.coef * Math.min(nDead / this.auxK, 1);
     const aux = (scale * bk.sumSquares(w.ra)) / rows;
     if (gw !== 0) {
       // d aux / d e^ = -2 scale (e - e^) / rows, weighted by gw.
@@ -81,6 +90,40 @@ export class AuxK<A extends FloatArray> {
       bk.topkRowsBackward(da, idx, rows, m, kAux, da);
       bk.reluBackward(pre, da, da);
       bk.add(dpre, da, dpre);
+    }
+    return aux;
+  }
+
+  /**
+   * The same loss and backward with a as a sparse matrix of its k_aux entries per row
+   * (sparse-codes.ts): e^ = a W_dec, W_dec.grad and d a on those entries only.
+   */
+  private sparseLoss(
+    pre: FloatArray, // [rows, m]
+    e: FloatArray, // [rows, d]
+    rows: number,
+    idx: Int32Array, // [rows, kAux]
+    kAux: number,
+    scale: number,
+    W_dec: Parameter<A>, // [m, d]
+    gw: number,
+    dpre: FloatArray, // [rows, m] accumulated
+  ): number {
+    const { d, bk } = this;
+    const w = this.ws.at(rows);
+    const sc = this.sparse;
+    sc.fromRowIndices(w.a, idx, rows, kAux);
+    w.ra.set(e);
+    sc.decode(W_dec.data, d, -1, 1, w.ra);
+    const aux = (scale * bk.sumSquares(w.ra)) / rows;
+    if (gw !== 0) {
+      const g = (-2 * scale * gw) / rows;
+      sc.decoderGrad(w.ra, d, g, W_dec);
+      const da = sc.codeGradValues(w.ra, W_dec.data, d, g);
+      const preAt = this.preAt.length >= da.length ? this.preAt : (this.preAt = this.make(da.length));
+      sc.gather(pre as A, preAt);
+      for (let i = 0; i < da.length; i++) if (!(preAt[i] > 0)) da[i] = 0; // ReLU backward
+      sc.scatter(da, true, dpre as A);
     }
     return aux;
   }

@@ -2,7 +2,8 @@
 // (tools/golden/sae_reference.py on branch work-15b; format at the end of notes/sae-pins.md):
 // d = 16, m = 64, B = 24, random parameters and state, one training step. Forward (codes, x^),
 // every loss part, every gradient and the state after the step agree to 1e-9 relative in float64
-// on `ref`, and within float32 tolerance on `native`.
+// on `ref`, and within float32 tolerance on `native`; relu, topk and batchtopk with the decoder on
+// sparse codes (sparse-codes.ts) forced on and off.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -10,6 +11,7 @@ import type { Backend, FloatArray } from "../../src/core/backend.ts";
 import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import { SafetensorsFile } from "../../src/io/safetensors.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
+import { SPARSE_DECODER } from "../../src/sae/sparse-codes.ts";
 import type { BaselineArch, LossParts, SaeHyper } from "../../src/sae/types.ts";
 
 const DIR = join(import.meta.dirname, "sae");
@@ -85,11 +87,28 @@ function run(arch: BaselineArch, backend: Backend, arrayType: "f32" | "f64", tol
   }
 }
 
+/** Runs f with the sparse decoder (sparse-codes.ts) forced on or off, whatever the codes' density. */
+function withDecoder<T>(sparse: boolean, f: () => T): T {
+  const keep = { ...SPARSE_DECODER };
+  SPARSE_DECODER.maxDensity = sparse ? 1 : -1;
+  SPARSE_DECODER.minDecoderSize = 0;
+  try {
+    return f();
+  } finally {
+    Object.assign(SPARSE_DECODER, keep);
+  }
+}
+
 for (const arch of Object.keys(FILES) as BaselineArch[]) {
-  test(`${arch}: forward, loss parts, gradients and state match the PyTorch golden file (ref, f64, 1e-9)`, () => {
-    run(arch, refBackend, "f64", { loss: 1e-9, tensor: 1e-9 });
-  });
-  test(`${arch}: the same on native in float32`, { skip: native ? false : "the native addon is not built" }, () => {
-    if (native) run(arch, native, "f32", { loss: 1e-5, tensor: 1e-5 });
-  });
+  for (const decoder of ["dense", "sparse"] as const) {
+    const on = decoder === "sparse";
+    test(`${arch} (${decoder} decoder): forward, loss parts, gradients and state match the PyTorch golden file (ref, f64, 1e-9)`, () => {
+      withDecoder(on, () => run(arch, refBackend, "f64", { loss: 1e-9, tensor: 1e-9 }));
+    });
+    test(`${arch} (${decoder} decoder): the same on native in float32`, {
+      skip: native ? false : "the native addon is not built",
+    }, () => {
+      if (native) withDecoder(on, () => run(arch, native, "f32", { loss: 1e-5, tensor: 1e-5 }));
+    });
+  }
 }

@@ -10,6 +10,7 @@ import type { Backend, FloatArray } from "../../src/core/backend.ts";
 import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import { SafetensorsFile } from "../../src/io/safetensors.ts";
 import { PAPER_FACTORIES } from "../../src/sae/paper/index.ts";
+import { SPARSE_DECODER } from "../../src/sae/sparse-codes.ts";
 import { isSaeArch, type PaperArch, type SaeHyper, type SaeModule } from "../../src/sae/types.ts";
 
 const DIR = join(import.meta.dirname, "sae");
@@ -121,13 +122,30 @@ function run<A extends FloatArray>(
   return worst;
 }
 
+/** Runs f with the decoder on sparse codes (sparse-codes.ts) forced on or off, whatever the density. */
+function withDecoder<T>(sparse: boolean, f: () => T): T {
+  const keep = { ...SPARSE_DECODER };
+  SPARSE_DECODER.maxDensity = sparse ? 1 : -1;
+  SPARSE_DECODER.minDecoderSize = 0;
+  try {
+    return f();
+  } finally {
+    Object.assign(SPARSE_DECODER, keep);
+  }
+}
+
 for (const c of CASES) {
-  test(`${c}: ref float64 matches the PyTorch reference to 1e-9`, (t) => {
-    const worst = run<Float64Array>(readGolden(c), refBackend, "f64", 1e-9, c);
-    t.diagnostic(`worst normwise error ${worst.toExponential(2)}`);
-  });
-  test(`${c}: native float32 matches the PyTorch reference`, { skip: native ? false : "no native addon" }, (t) => {
-    const worst = run<Float32Array>(readGolden(c), native!, "f32", 2e-5, c);
-    t.diagnostic(`worst normwise error ${worst.toExponential(2)}`);
-  });
+  for (const decoder of ["dense", "sparse"] as const) {
+    const on = decoder === "sparse";
+    test(`${c} (${decoder} decoder): ref float64 matches the PyTorch reference to 1e-9`, (t) => {
+      const worst = withDecoder(on, () => run<Float64Array>(readGolden(c), refBackend, "f64", 1e-9, c));
+      t.diagnostic(`worst normwise error ${worst.toExponential(2)}`);
+    });
+    test(`${c} (${decoder} decoder): native float32 matches the PyTorch reference`, {
+      skip: native ? false : "no native addon",
+    }, (t) => {
+      const worst = withDecoder(on, () => run<Float32Array>(readGolden(c), native!, "f32", 2e-5, c));
+      t.diagnostic(`worst normwise error ${worst.toExponential(2)}`);
+    });
+  }
 }

@@ -32,6 +32,7 @@ export class BatchTopKSae<A extends FloatArray> extends EncoderSae<A> {
     this.auxk = new AuxK(backend, this.d, this.m, hyper.auxK, hyper.auxKCoef, make);
     this.idx = new RowWorkspace((n) => new Int32Array(n), { idx: hyper.k });
     this.minKept = new Float64Array(this.m);
+    this.sparseDecoder = true;
   }
 
   protected activate(pre: A, h: A, rows: number, training: boolean): void {

@@ -10,6 +10,7 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { Parameter } from "../../core/parameter.ts";
+import { SparseCodes } from "../sparse-codes.ts";
 import type { BaselineArch, LossParts, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { type FactoryOptions, initStandard, type MakeArray, vectorParam } from "./init.ts";
@@ -37,6 +38,13 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
   protected readonly colD: A; // [d]
   protected readonly colM: A; // [m]
   protected readonly norms: A; // [m]
+  /**
+   * True for archs whose activation backward reads d L / d h only where h != 0 (relu, topk,
+   * batchtopk): their decoder may run on the active latents (sparse-codes.ts). jumprelu's threshold
+   * gradient reads it below the threshold too, so it stays dense.
+   */
+  protected sparseDecoder = false;
+  protected readonly sparse: SparseCodes<A>;
 
   constructor(arch: BaselineArch, hyper: SaeHyper, backend: Backend, options: FactoryOptions<A>, make: MakeArray<A>) {
     super(arch, hyper, backend, make);
@@ -51,6 +59,7 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
     this.colD = make(d);
     this.colM = make(m);
     this.norms = make(m);
+    this.sparse = new SparseCodes(backend, m, make);
   }
 
   /** h [rows, m] = act(pre) (h may be pre itself at inference). `training` picks the training rule. */
@@ -77,10 +86,32 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
    */
   protected reconstruct(x: A, w: EncoderWs<A>, rows: number, gw: number): number {
     const { backend: bk, d, m } = this;
+    const sparse = this.sparseDecoder && SparseCodes.sizeAllows(m, d);
+    if (sparse && SparseCodes.useSparse(this.codesToSparse(w.h, rows), rows, m)) {
+      // The same decoder and backward on the active latents (sparse-codes.ts); dh is 0 off them.
+      const sc = this.sparse;
+      sc.decode(this.W_dec.data, d, 1, 0, w.e);
+      bk.addBias(w.e, this.b_dec.data, rows, d, w.e);
+      const recon = residual(bk, x, w.e, rows, w.e);
+      bk.scale(w.e, (-2 * gw) / rows, w.dxhat);
+      sc.decoderGrad(w.dxhat, d, 1, this.W_dec);
+      bk.sumRows(w.dxhat, rows, d, this.colD, false);
+      bk.axpy(1, this.colD, this.b_dec.grad);
+      sc.codeGrad(w.dxhat, this.W_dec.data, d, 1, false, w.dh);
+      return recon;
+    }
     decode(bk, w.h, rows, d, m, this.W_dec.data, this.b_dec.data, w.e);
     const recon = residual(bk, x, w.e, rows, w.e);
     decodeBackward(bk, w.e, w.h, rows, d, m, gw, this.W_dec, this.b_dec.grad, w.dxhat, w.dh, this.colD);
     return recon;
+  }
+
+  /**
+   * Loads the training codes h [rows, m] into `sparse` (default: its nonzeros) and returns nnz.
+   * Only called for archs with sparseDecoder, whose d L / d h is needed at the active latents only.
+   */
+  protected codesToSparse(h: A, rows: number): number {
+    return this.sparse.fromDense(h, rows);
   }
 
   trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {

@@ -15,6 +15,7 @@ import { weightedL1 } from "./standard.ts";
 export class ReluSae<A extends FloatArray> extends EncoderSae<A> {
   constructor(hyper: SaeHyper, backend: Backend, options: FactoryOptions<A>) {
     super("relu", hyper, backend, options, arrayMaker<A>(options.arrayType));
+    this.sparseDecoder = true;
   }
 
   protected activate(pre: A, h: A): void {

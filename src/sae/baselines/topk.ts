@@ -24,6 +24,12 @@ export class TopKSae<A extends FloatArray> extends EncoderSae<A> {
     this.auxk = new AuxK(backend, this.d, this.m, hyper.auxK, hyper.auxKCoef, make);
     this.idxTrain = new RowWorkspace((n) => new Int32Array(n), { idx: hyper.k });
     this.idxInfer = new RowWorkspace((n) => new Int32Array(n), { idx: hyper.k });
+    this.sparseDecoder = true;
+  }
+
+  /** The k kept latents of each row, from TopK's indices (no scan of h). */
+  protected override codesToSparse(h: A, rows: number): number {
+    return this.sparse.fromRowIndices(h, this.idxTrain.at(rows).idx, rows, this.hyper.k);
   }
 
   protected activate(pre: A, h: A, rows: number, training: boolean): void {

@@ -7,7 +7,8 @@
  *   input   u = x - b_dec (base)  |  n = Normalizer(x) (the others; no b_dec subtraction)
  *   encode  h = ReLU(input W_enc + b_enc) [rows, m]
  *   reweight h' = h o (m softmax(...)) (attention, multiscale; else h' = h)
- *   decode  y = h' W_dec + b_dec [rows, d];  x^ = sqrt(v + eps) y + mu (normalized archs with
+ *   decode  y = h' W_dec + b_dec [rows, d] (over the nonzeros of h' when few: sparse-codes.ts);
+ *           x^ = sqrt(v + eps) y + mu (normalized archs with
  *           reconstruct "denormalized"), else x^ = y
  *   loss    recon = mean_b ||x - x^||^2,  sparsity = l1 mean_b sum_i h'_bi (h' >= 0),
  *           ortho = l2 ||M o (W_dec W_dec^T - I)||_F with M = 1 (base, layernorm) or the EMA mask
@@ -24,6 +25,7 @@ import type { Backend, FloatArray } from "../../core/backend.ts";
 import { Parameter } from "../../core/parameter.ts";
 import { Rng } from "../../core/tensor.ts";
 import { CoactMask, floatLike, OrthoPenalty } from "../ortho.ts";
+import { SparseCodes } from "../sparse-codes.ts";
 import type { LossParts, SaeHyper, SaeModule, SaeParam, TrainBatchOptions } from "../types.ts";
 import { Normalizer, type NormalizerOptions } from "./normalize.ts";
 import { Reweighting } from "./reweight.ts";
@@ -80,6 +82,9 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
   private dn!: A; // [rows, d]
   private readonly colsum: A; // [m]
   private readonly stats = new Float64Array(2); // activeStats: [nonzero count, sum]
+  /** h' as sparse codes, and whether the last forward's decoder ran on them. */
+  private readonly sparse: SparseCodes<A>;
+  private sparseOn = false;
 
   constructor(hyper: SaeHyper, backend: Backend, options: PaperOptions, init: PaperInit<A>) {
     const { d, m } = hyper;
@@ -106,6 +111,7 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
     this.ortho = new OrthoPenalty<A>(backend, m, d, t);
     this.denorm = this.norm !== null && hyper.reconstruct === "denormalized";
     this.colsum = floatLike<A>(t, m);
+    this.sparse = new SparseCodes<A>(backend, m, (n) => floatLike<A>(t, n));
 
     this.params.set("W_enc", { param: this.wEnc, featureAxis: "col" });
     this.params.set("b_enc", { param: this.bEnc, featureAxis: "elem" });
@@ -185,7 +191,11 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
     be.addBias(this.pre, this.bEnc.data, rows, m, this.pre);
     be.relu(this.pre, this.h);
     if (this.attn) this.attn.forward(this.u, this.h, rows, this.hp);
-    be.gemm(false, false, rows, d, m, 1, this.hp, m, this.wDec.data, d, 0, this.y, d);
+    // The decoder over the nonzeros of h' when they are few enough (sparse-codes.ts), else one GEMM.
+    this.sparseOn =
+      SparseCodes.sizeAllows(m, d) && SparseCodes.useSparse(this.sparse.fromDense(this.hp, rows), rows, m);
+    if (this.sparseOn) this.sparse.decode(this.wDec.data, d, 1, 0, this.y);
+    else be.gemm(false, false, rows, d, m, 1, this.hp, m, this.wDec.data, d, 0, this.y, d);
     be.addBias(this.y, this.bDec.data, rows, d, this.y);
     if (this.denorm && this.norm) this.norm.denormalize(this.y, rows, this.xhat);
   }
@@ -215,10 +225,16 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
     norm?.beginBackward();
     if (this.denorm && norm) norm.denormalizeBackward(dxhat, this.y, rows, this.dy);
     const dy = this.dy;
-    be.gemm(true, false, m, d, rows, 1, hp, m, dy, d, 1, this.wDec.grad, d);
-    be.sumRows(dy, rows, d, this.bDec.grad, true);
     const dhp = this.dhp;
-    be.gemm(false, true, rows, m, d, 1, dy, d, this.wDec.data, d, 0, dhp, m);
+    if (this.sparseOn) {
+      // dh' is needed only where h' > 0: off it the ReLU (and the reweighting, h' = h o mP) zero it.
+      this.sparse.decoderGrad(dy, d, 1, this.wDec);
+      this.sparse.codeGrad(dy, this.wDec.data, d, 1, false, dhp);
+    } else {
+      be.gemm(true, false, m, d, rows, 1, hp, m, dy, d, 1, this.wDec.grad, d);
+      be.gemm(false, true, rows, m, d, 1, dy, d, this.wDec.data, d, 0, dhp, m);
+    }
+    be.sumRows(dy, rows, d, this.bDec.grad, true);
     const g1 = (gw * l1) / rows;
     if (g1 !== 0) be.addWherePositive(hp, g1, dhp);
     if (this.attn) this.attn.backward(dhp, this.u, this.h, rows, this.dh, this.dn);
