@@ -4,7 +4,9 @@
  * rowPtr [rows + 1] (rowPtr[0] = 0, non-decreasing), idx [nnz] (the column of each entry, in
  * [0, cols)), val [nnz]; the arrays may be longer than nnz = rowPtr[rows].
  *
- *   csrFromDense(x, rows, cols, rowPtr, idx, val) -> nnz   the entries x != 0 of x [rows, cols], by row then column
+ *   csrFromDense(x, rows, cols, rowPtr, idx, val) -> nnz   the entries x != 0 of x [rows, cols], by row then
+ *                                                 column; when idx / val hold fewer than nnz entries only
+ *                                                 rowPtr is written (grow them to nnz and call again)
  *   csrGather(x, rows, cols, rowPtr, idx, val)    val_e = x[r, idx_e] for the entries e of row r
  *   csrTranspose(rowPtr, idx, val, rows, cols, colPtr, rowIdx, valT)   S^T [cols, rows] in CSR, entries
  *                                                 of a column in row order

@@ -71,11 +71,16 @@ export class SparseCodes<A extends FloatArray> {
     this.transposed = false;
   }
 
-  /** S = the nonzeros of h [rows, m]. Returns nnz. */
+  /** S = the nonzeros of h [rows, m]. Returns nnz. Storage grows to the largest nnz seen (+25%), not rows m. */
   fromDense(h: A, rows: number): number {
-    this.ensure(rows, rows * this.m);
-    this.nnz = this.bk.csrFromDense(h, rows, this.m, this.rowPtr, this.idx, this.val);
-    return this.nnz;
+    this.ensure(rows, Math.min(rows * this.m, Math.max(this.idx.length, 1024)));
+    let nnz = this.bk.csrFromDense(h, rows, this.m, this.rowPtr, this.idx, this.val);
+    if (nnz > this.idx.length) {
+      this.ensure(rows, Math.min(rows * this.m, Math.ceil(nnz * 1.25)));
+      nnz = this.bk.csrFromDense(h, rows, this.m, this.rowPtr, this.idx, this.val);
+    }
+    this.nnz = nnz;
+    return nnz;
   }
 
   /** S = the entries (r, idx[r k + t]) of h [rows, m], t < k (TopK's indices; values taken from h). */

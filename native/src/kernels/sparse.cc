@@ -2,7 +2,8 @@
 // src/core/backends/ref-sparse.ts). A sparse [rows, cols] matrix S is CSR: rowPtr [rows + 1],
 // idx [nnz] (column of each entry), val [nnz]; entries of a row in increasing column order unless
 // said otherwise (duplicates allowed where a kernel only sums).
-//   csrFromDense(x, rows, cols, rowPtr, idx, val) -> nnz   the entries x != 0 of x [rows, cols]
+//   csrFromDense(x, rows, cols, rowPtr, idx, val) -> nnz   the entries x != 0 of x [rows, cols]; when
+//                     idx / val hold fewer than nnz entries only rowPtr is written (grow them, call again)
 //   csrGather(x, rows, cols, rowPtr, idx, val)              val_e = x[r, idx_e] (r the row of e)
 //   csrTranspose(rowPtr, idx, val, rows, cols, colPtr, rowIdx, valT)   S^T in CSR (= S in CSC), stable
 //   spmm(rowPtr, idx, val, rows, B, n, alpha, beta, C)      C [rows, n] = beta C + alpha S B, B [cols, n]
@@ -69,8 +70,9 @@ Napi::Value CsrFromDense(const Napi::CallbackInfo& info) {
     need(env, total < (int64_t(1) << 31), K, "more than 2^31 nonzeros");
     prp[r + 1] = static_cast<int32_t>(total);
   }
-  need(env, total <= static_cast<int64_t>(ix.n) && total <= static_cast<int64_t>(val.n), K,
-       "idx / val hold fewer entries than the " + std::to_string(total) + " nonzeros");
+  // Too small: rowPtr is written, idx / val are not; the caller grows them to the returned nnz.
+  if (total > static_cast<int64_t>(ix.n) || total > static_cast<int64_t>(val.n))
+    return Napi::Number::New(env, static_cast<double>(total));
   int32_t* pix = ix.p;
   float* pv = val.p;
   parallel_rows(rows, cols, [=](int64_t r) {

@@ -43,8 +43,7 @@ export class RefSparse extends RefSae {
       for (let j = 0; j < cols; j++) if (x[r * cols + j] !== 0) e++;
       rowPtr[r + 1] = e;
     }
-    if (e > idx.length || e > val.length)
-      throw new RangeError(`${K}: idx / val hold fewer entries than the ${e} nonzeros`);
+    if (e > idx.length || e > val.length) return e; // only rowPtr written: the caller grows idx / val
     e = 0;
     for (let r = 0; r < rows; r++)
       for (let j = 0; j < cols; j++)
