@@ -2,8 +2,8 @@
  * msae's side of `msae bench train`: one Gemma-2 LM training step exactly as `msae lm train` runs
  * it (src/lm/train/trainer.ts), on a fixed batch, from the weights of a model folder:
  *
- *   forward (embed, every block, head) -> loss = sum of the scored CE / scored
- *   backward with dloss = 1 / scored (grads added into the zeroed gradient buffers)
+ *   forward (embed, every block, headRaw) -> the fused soft-capped cross-entropy: loss = sum of
+ *   the scored CE / scored and its backward with dloss = 1 / scored (Gemma2Backward.lossAndBackward)
  *   GradAccumulator (1 micro-batch): global-norm clip at `clip`, AdamW (decay on matrices only),
  *   zeroGrad
  *
@@ -118,9 +118,8 @@ export class MsaeTrainStep {
     const { model, ws, ids, targets } = this;
     model.embed(ws, ids);
     for (let l = 0; l < model.cfg.numLayers; l++) model.block(ws, l, null);
-    model.head(ws);
-    const sum = this.bw.loss(ws, targets).sum;
-    this.bw.backward(ws, ids, targets, 1 / this.scored, this.params.grads);
+    model.headRaw(ws);
+    const sum = this.bw.lossAndBackward(ws, ids, targets, 1 / this.scored, this.params.grads).sum;
     const r = this.acc.microStep();
     return { loss: sum / this.scored, gradNorm: r.gradNorm };
   }

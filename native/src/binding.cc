@@ -43,6 +43,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   msae::RegisterAdam(env, exports);
   msae::RegisterConvert(env, exports);
   msae::RegisterFinite(env, exports);
+  msae::RegisterLmFused(env, exports);
+  msae::RegisterAttentionFused(env, exports);
   return exports;
 }
 

@@ -82,5 +82,7 @@ void RegisterEmbed(Napi::Env env, Napi::Object exports);      // embed.cc (gathe
 void RegisterAdam(Napi::Env env, Napi::Object exports);       // adam.cc
 void RegisterConvert(Napi::Env env, Napi::Object exports);    // convert.cc (f16/bf16)
 void RegisterFinite(Napi::Env env, Napi::Object exports);     // finite.cc (NaN / Inf scan)
+void RegisterLmFused(Napi::Env env, Napi::Object exports);    // lm_fused.cc (GeGLU, soft-capped cross-entropy)
+void RegisterAttentionFused(Napi::Env env, Napi::Object exports);  // attention_fused.cc
 
 }  // namespace msae

@@ -8,6 +8,7 @@
  */
 import type { Backend, FloatArray } from "../backend.ts";
 import type { NativeAddon } from "./addon.ts";
+import { NativeLmKernels } from "./native-lm.ts";
 
 const F64_MESSAGE = "the native backend takes Float32Array; use the ref backend for float64";
 
@@ -18,12 +19,11 @@ function f32(kernel: string, ...arrays: (FloatArray | null)[]): void {
   }
 }
 
-export class NativeBackend implements Backend {
+export class NativeBackend extends NativeLmKernels implements Backend {
   readonly name = "native" as const;
-  private readonly addon: NativeAddon;
 
   constructor(addon: NativeAddon) {
-    this.addon = addon;
+    super(addon); // the fused LM kernels live in native-lm.ts
   }
 
   // ---------------------------------------------------------------- GEMM

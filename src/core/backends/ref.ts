@@ -15,10 +15,10 @@
 import type { Backend, FloatArray } from "../backend.ts";
 import { dim, f32s, finite, floats, indicesIn, int32s, num, u16s } from "./ref-check.ts";
 import * as half from "./ref-half.ts";
-import { RefNn } from "./ref-nn.ts";
+import { RefLm } from "./ref-lm.ts";
 
-/** The ref backend: kernels of ref-basic.ts and ref-nn.ts plus embeddings, RoPE, AdamW and conversions. */
-export class RefBackend extends RefNn implements Backend {
+/** The ref backend: kernels of ref-basic.ts, ref-nn.ts and ref-lm.ts plus embeddings, RoPE, AdamW and conversions. */
+export class RefBackend extends RefLm implements Backend {
   readonly name = "ref" as const;
 
   // ---------------------------------------------------------------- embeddings and positions
