@@ -12,12 +12,18 @@
 //   dP_ij = dy_i . v_j;  dC_ij = P_ij (dP_ij - sum_j P_ij dP_ij);  dS_ij = dC_ij (1 - (C_ij / cap)^2)
 //   dq_i = alpha sum_j dS_ij k_j;  dk_j = alpha sum_{h in g} sum_i dS_ij q_i;  dv_j = sum_{h in g} sum_i P_ij dy_i
 //   dq, dk, dv (laid out like q, k, v) are overwritten. dS goes through a per-thread [T, T] scratch.
-// Every product is a register-blocked loop (32 scores or 64 head dims per accumulator block) over
-// cache-resident rows: K and V of a head are transposed once per task into [hd, T'] scratch
+// Every product is a register-blocked loop (4 rows x 32 scores or 4 rows x 64 head dims of
+// accumulators) over cache-resident rows: K and V of a head are transposed once per task into [hd, T'] scratch
 // (T' = T rounded up to 32, zero padded) so a row of scores is a sum of hd broadcast-FMAs.
 // The formulas are those of the unfused path (attention.ts, attention-backward.ts with gemm,
 // softcap, causalSoftmax, softmaxBackward, softcapBackward), so results agree to float rounding.
+// Wider vectors than GCC's default 256-bit preference where the build has AVX-512 (these loops are
+// compute-bound on cache-resident rows).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <limits>
+#include <type_traits>
 
 #include "kutil.h"
 
@@ -26,49 +32,75 @@ namespace {
 
 constexpr int64_t kJB = 32;  // scores per accumulator block
 constexpr int64_t kDB = 64;  // head dims per accumulator block
+constexpr int kR = 4;        // rows (or key columns) per register block
 
 inline int64_t band_lo(int64_t i, int64_t window) { return window > 0 && i - window + 1 > 0 ? i - window + 1 : 0; }
 
-// out[j] = alpha * sum_d a[d] bt[d * ldt + j] for j in [j0, j1); bt rows are padded to a multiple
-// of kJB past j1, so whole blocks are computed and only [j0, j1) is stored.
-inline void row_dot_t(const float* a, const float* bt, int64_t ldt, int64_t hd, int64_t j0, int64_t j1, float alpha,
-                      float* out) {
-  for (int64_t jb = j0 - j0 % kJB; jb < j1; jb += kJB) {
-    float acc[kJB];
-    for (int64_t jj = 0; jj < kJB; jj++) acc[jj] = 0.0f;
-    for (int64_t d = 0; d < hd; d++) {
-      const float ad = a[d];
-      const float* b = bt + d * ldt + jb;
-#pragma omp simd
-      for (int64_t jj = 0; jj < kJB; jj++) acc[jj] += ad * b[jj];
-    }
-    const int64_t s = jb < j0 ? j0 : jb, e = jb + kJB < j1 ? jb + kJB : j1;
-    for (int64_t j = s; j < e; j++) out[j] = alpha * acc[j - jb];
+// Calls f(std::integral_constant<int, R>) with R = n (1..kR), so the blocked loops below unroll.
+template <class F>
+inline void with_rows(int64_t n, const F& f) {
+  switch (n) {
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    default: f(std::integral_constant<int, 1>{}); break;
   }
 }
 
-// out[d] (+)= alpha * sum_{j in [j0, j1)} w[j * ws] * b[j * ldb + d] for d < hd.
-inline void weighted_rows(const float* w, int64_t ws, const float* b, int64_t ldb, int64_t j0, int64_t j1, int64_t hd,
-                          float alpha, bool add, float* out) {
+// out[r * ldo + j] = alpha * sum_d a[r * lda + d] bt[d * ldt + j] for r < R, j in [j0, j1).
+// bt rows are padded to a multiple of kJB, so whole blocks are computed; only [j0, j1) is stored.
+template <int R>
+inline void rows_dot_t(const float* a, int64_t lda, const float* bt, int64_t ldt, int64_t hd, int64_t j0, int64_t j1,
+                       float alpha, float* out, int64_t ldo) {
+  for (int64_t jb = j0 - j0 % kJB; jb < j1; jb += kJB) {
+    float acc[R][kJB];
+    for (int r = 0; r < R; r++)
+      for (int64_t jj = 0; jj < kJB; jj++) acc[r][jj] = 0.0f;
+    for (int64_t d = 0; d < hd; d++) {
+      const float* b = bt + d * ldt + jb;
+      for (int r = 0; r < R; r++) {
+        const float ad = a[r * lda + d];
+#pragma omp simd
+        for (int64_t jj = 0; jj < kJB; jj++) acc[r][jj] += ad * b[jj];
+      }
+    }
+    const int64_t s = jb < j0 ? j0 : jb, e = jb + kJB < j1 ? jb + kJB : j1;
+    for (int r = 0; r < R; r++)
+      for (int64_t j = s; j < e; j++) out[r * ldo + j] = alpha * acc[r][j - jb];
+  }
+}
+
+// out[r * ldo + d] (+)= alpha * sum_{j in [j0, j1)} w[r * wr + j * wj] * b[j * ldb + d] for r < R, d < hd.
+template <int R>
+inline void weighted_rows(const float* w, int64_t wr, int64_t wj, const float* b, int64_t ldb, int64_t j0, int64_t j1,
+                          int64_t hd, float alpha, bool add, float* out, int64_t ldo) {
   for (int64_t d0 = 0; d0 < hd; d0 += kDB) {
     const int64_t dn = hd - d0 < kDB ? hd - d0 : kDB;
-    float acc[kDB];
-    for (int64_t dd = 0; dd < kDB; dd++) acc[dd] = 0.0f;
+    float acc[R][kDB];
+    for (int r = 0; r < R; r++)
+      for (int64_t dd = 0; dd < kDB; dd++) acc[r][dd] = 0.0f;
     if (dn == kDB) {
       for (int64_t j = j0; j < j1; j++) {
-        const float wj = w[j * ws];
         const float* br = b + j * ldb + d0;
+        for (int r = 0; r < R; r++) {
+          const float wv = w[r * wr + j * wj];
 #pragma omp simd
-        for (int64_t dd = 0; dd < kDB; dd++) acc[dd] += wj * br[dd];
+          for (int64_t dd = 0; dd < kDB; dd++) acc[r][dd] += wv * br[dd];
+        }
       }
     } else {
       for (int64_t j = j0; j < j1; j++) {
-        const float wj = w[j * ws];
         const float* br = b + j * ldb + d0;
-        for (int64_t dd = 0; dd < dn; dd++) acc[dd] += wj * br[dd];
+        for (int r = 0; r < R; r++) {
+          const float wv = w[r * wr + j * wj];
+          for (int64_t dd = 0; dd < dn; dd++) acc[r][dd] += wv * br[dd];
+        }
       }
     }
-    for (int64_t dd = 0; dd < dn; dd++) out[d0 + dd] = (add ? out[d0 + dd] : 0.0f) + alpha * acc[dd];
+    for (int r = 0; r < R; r++) {
+      float* o = out + r * ldo + d0;
+      for (int64_t dd = 0; dd < dn; dd++) o[dd] = (add ? o[dd] : 0.0f) + alpha * acc[r][dd];
+    }
   }
 }
 
@@ -137,36 +169,43 @@ Napi::Value AttentionForwardFused(const Napi::CallbackInfo& info) {
     const float* vb = pv + b * T * ks + g * hd;
     transpose_rows(kb, ks, T, hd, ldt, kt);
     const float inv = D.cap > 0 ? 1.0f / D.cap : 0.0f;
-    for (int64_t i = 0; i < T; i++) {
-      const int64_t lo = band_lo(i, D.window), n = i + 1;
-      float* c = pc + (task * T + i) * T;
-      float* p = pp + (task * T + i) * T;
-      const float* qi = pq + (b * T + i) * qs + h * hd;
-      row_dot_t(qi, kt, ldt, hd, lo, n, D.alpha, c);
-      float mx = -std::numeric_limits<float>::infinity();
-      if (D.cap > 0) {
+    for (int64_t i0 = 0; i0 < T; i0 += kR) {
+      const int64_t nr = T - i0 < kR ? T - i0 : kR;
+      const int64_t jlo = band_lo(i0, D.window), jhi = i0 + nr;  // the union of the block's bands
+      float* c0 = pc + (task * T + i0) * T;
+      float* p0 = pp + (task * T + i0) * T;
+      const float* q0 = pq + (b * T + i0) * qs + h * hd;
+      with_rows(nr, [&](auto R) { rows_dot_t<R>(q0, qs, kt, ldt, hd, jlo, jhi, D.alpha, c0, T); });
+      for (int64_t r = 0; r < nr; r++) {
+        const int64_t i = i0 + r, lo = band_lo(i, D.window), n = i + 1;
+        float* c = c0 + r * T;
+        float* p = p0 + r * T;
+        float mx = -std::numeric_limits<float>::infinity();
+        if (D.cap > 0) {
 #pragma omp simd reduction(max : mx)
-        for (int64_t j = lo; j < n; j++) {
-          c[j] = D.cap * vtanh(c[j] * inv);
-          mx = c[j] > mx ? c[j] : mx;
+          for (int64_t j = lo; j < n; j++) {
+            c[j] = D.cap * vtanh(c[j] * inv);
+            mx = c[j] > mx ? c[j] : mx;
+          }
+        } else {
+#pragma omp simd reduction(max : mx)
+          for (int64_t j = lo; j < n; j++) mx = c[j] > mx ? c[j] : mx;
         }
-      } else {
-#pragma omp simd reduction(max : mx)
-        for (int64_t j = lo; j < n; j++) mx = c[j] > mx ? c[j] : mx;
-      }
-      double s = 0.0;
+        double s = 0.0;
 #pragma omp simd reduction(+ : s)
-      for (int64_t j = lo; j < n; j++) {
-        const float e = vexp(c[j] - mx);
-        p[j] = e;
-        s += e;
-      }
-      const float is = static_cast<float>(1.0 / s);
+        for (int64_t j = lo; j < n; j++) {
+          const float e = vexp(c[j] - mx);
+          p[j] = e;
+          s += e;
+        }
+        const float is = static_cast<float>(1.0 / s);
 #pragma omp simd
-      for (int64_t j = lo; j < n; j++) p[j] *= is;
-      for (int64_t j = 0; j < lo; j++) c[j] = p[j] = 0.0f;
-      for (int64_t j = n; j < T; j++) c[j] = p[j] = 0.0f;
-      weighted_rows(p, 1, vb, ks, lo, n, hd, 1.0f, false, py + (b * T + i) * qs + h * hd);
+        for (int64_t j = lo; j < n; j++) p[j] *= is;
+        for (int64_t j = 0; j < lo; j++) c[j] = p[j] = 0.0f;
+        for (int64_t j = n; j < T; j++) c[j] = p[j] = 0.0f;
+      }
+      float* y0 = py + (b * T + i0) * qs + h * hd;
+      with_rows(nr, [&](auto R) { weighted_rows<R>(p0, T, 1, vb, ks, jlo, jhi, hd, 1.0f, false, y0, qs); });
     }
   });
   return env.Undefined();
@@ -209,33 +248,46 @@ Napi::Value AttentionBackwardFused(const Napi::CallbackInfo& info) {
       const int64_t h = g * rep + r, bh = b * D.H + h;
       const float* qb = pq + b * T * qs + h * hd;
       const float* dyb = pdy + b * T * qs + h * hd;
-      for (int64_t i = 0; i < T; i++) {
-        const int64_t lo = band_lo(i, D.window), n = i + 1;
-        const float* p = pp + (bh * T + i) * T;
-        const float* c = pc + (bh * T + i) * T;
-        float* dsr = ds + i * T;
-        row_dot_t(dyb + i * qs, vt, ldt, hd, lo, n, 1.0f, dsr);  // dP
-        double dot = 0.0;
+      for (int64_t i0 = 0; i0 < T; i0 += kR) {
+        const int64_t nr = T - i0 < kR ? T - i0 : kR;
+        const int64_t jlo = band_lo(i0, D.window), jhi = i0 + nr;
+        float* ds0 = ds + i0 * T;
+        const float* dy0 = dyb + i0 * qs;
+        with_rows(nr, [&](auto R) { rows_dot_t<R>(dy0, qs, vt, ldt, hd, jlo, jhi, 1.0f, ds0, T); });  // dP
+        for (int64_t r = 0; r < nr; r++) {
+          const int64_t i = i0 + r, lo = band_lo(i, D.window), n = i + 1;
+          const float* p = pp + (bh * T + i) * T;
+          const float* c = pc + (bh * T + i) * T;
+          float* dsr = ds0 + r * T;
+          double dot = 0.0;
 #pragma omp simd reduction(+ : dot)
-        for (int64_t j = lo; j < n; j++) dot += static_cast<double>(dsr[j]) * p[j];
-        const float dd = static_cast<float>(dot);
-        if (D.cap > 0) {
+          for (int64_t j = lo; j < n; j++) dot += static_cast<double>(dsr[j]) * p[j];
+          const float dd = static_cast<float>(dot);
+          if (D.cap > 0) {
 #pragma omp simd
-          for (int64_t j = lo; j < n; j++) dsr[j] = (p[j] * (dsr[j] - dd)) * ((D.cap - c[j]) * (D.cap + c[j]) * inv2);
-        } else {
+            for (int64_t j = lo; j < n; j++)
+              dsr[j] = (p[j] * (dsr[j] - dd)) * ((D.cap - c[j]) * (D.cap + c[j]) * inv2);
+          } else {
 #pragma omp simd
-          for (int64_t j = lo; j < n; j++) dsr[j] = p[j] * (dsr[j] - dd);
+            for (int64_t j = lo; j < n; j++) dsr[j] = p[j] * (dsr[j] - dd);
+          }
+          for (int64_t j = 0; j < lo; j++) dsr[j] = 0.0f;
+          for (int64_t j = n; j < T; j++) dsr[j] = 0.0f;
         }
-        for (int64_t j = 0; j < lo; j++) dsr[j] = 0.0f;
-        for (int64_t j = n; j < T; j++) dsr[j] = 0.0f;
-        weighted_rows(dsr, 1, kb, ks, lo, n, hd, D.alpha, false, pdq + (b * T + i) * qs + h * hd);
+        float* dq0 = pdq + (b * T + i0) * qs + h * hd;
+        with_rows(nr, [&](auto R) { weighted_rows<R>(ds0, T, 1, kb, ks, jlo, jhi, hd, D.alpha, false, dq0, qs); });
       }
-      // column sums: key j is seen by rows i in [j, hi_j), hi_j = j + window (window <= 0: T)
+      // column sums: keys j0 .. j0 + nc - 1 are seen by rows i in [j0, hi), hi = j0 + nc - 1 + window
+      // (window <= 0: T); dS and P are 0 outside each key's rows
       const float* pb = pp + bh * T * T;
-      for (int64_t j = 0; j < T; j++) {
-        const int64_t hi = D.window > 0 && j + D.window < T ? j + D.window : T;
-        weighted_rows(ds + j, T, qb, qs, j, hi, hd, D.alpha, r > 0, dkb + j * ks);
-        weighted_rows(pb + j, T, dyb, qs, j, hi, hd, 1.0f, r > 0, dvb + j * ks);
+      for (int64_t j0 = 0; j0 < T; j0 += kR) {
+        const int64_t nc = T - j0 < kR ? T - j0 : kR;
+        const int64_t hi = D.window > 0 && j0 + nc - 1 + D.window < T ? j0 + nc - 1 + D.window : T;
+        const bool add = r > 0;
+        with_rows(nc, [&](auto R) {
+          weighted_rows<R>(ds + j0, 1, T, qb, qs, j0, hi, hd, D.alpha, add, dkb + j0 * ks, ks);
+          weighted_rows<R>(pb + j0, 1, T, dyb, qs, j0, hi, hd, 1.0f, add, dvb + j0 * ks, ks);
+        });
       }
     }
   });
