@@ -50,9 +50,11 @@ Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
   const float *pg = gate.p, *pu = up.p, *pd = dout.p;
   float *pdg = dgate.p, *pdu = dup.p;
   parallel_map(gate.n, [=](int64_t i) {
-    const float g = pg[i], u = pu[i], d = pd[i];  // read before writing (dGate / dUp may alias dOut)
-    pdu[i] = d * gelu1(g);
-    pdg[i] = (d * u) * gelu_grad1(g);
+    const float u = pu[i], d = pd[i];  // read before writing (dGate / dUp may alias dOut)
+    float g, dg;
+    gelu_value_grad(pg[i], g, dg);
+    pdu[i] = d * g;
+    pdg[i] = (d * u) * dg;
   });
   return env.Undefined();
 }
