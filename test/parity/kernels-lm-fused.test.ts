@@ -9,7 +9,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Backend } from "../../src/core/backend.ts";
-import { assertZerosMatch, type IO, LENGTHS, normal, parity, parity2, Rng, skip } from "./parity-util.ts";
+import {
+  assertThrowsOneLine,
+  assertZerosMatch,
+  type IO,
+  LENGTHS,
+  native,
+  normal,
+  parity,
+  parity2,
+  Rng,
+  skip,
+} from "./parity-util.ts";
 
 type F = Float32Array;
 const f = (io: IO, k: string) => io[k] as F;
@@ -84,8 +95,7 @@ describe("parity: fused LM kernels", { skip }, () => {
     }
   });
 
-  test("softcapCrossEntropy equals softcap + crossEntropy + crossEntropyBackward + softcapBackward (native)", async () => {
-    const { native } = await import("./parity-util.ts");
+  test("softcapCrossEntropy equals softcap + crossEntropy + crossEntropyBackward + softcapBackward (native)", () => {
     const rows = 13;
     const vocab = 300;
     const cap = 30;
@@ -180,5 +190,73 @@ describe("parity: fused LM kernels", { skip }, () => {
         );
       parity(`attentionBackwardFused ${L}`, bio, back, ["dq", "dk", "dv"]);
     }
+  });
+});
+
+describe("native fused LM kernels: bad arguments throw one-line errors", { skip }, () => {
+  const F32 = (n: number) => new Float32Array(n);
+  const F64 = (n: number) => new Float64Array(n) as unknown as Float32Array<ArrayBuffer>;
+  // batch 1, seq 3, heads 2, kvHeads 1, headDim 4
+  const fwd = (b: Backend, q = F32(24), scores = F32(18), heads = 2) =>
+    b.attentionForwardFused(q, F32(12), F32(12), 1, 3, heads, 1, 4, 0.5, 50, 0, scores, F32(18), F32(24));
+  const bwd = (b: Backend, dk = F32(12)) =>
+    b.attentionBackwardFused(
+      F32(24),
+      F32(12),
+      F32(12),
+      1,
+      3,
+      2,
+      1,
+      4,
+      0.5,
+      50,
+      0,
+      F32(18),
+      F32(18),
+      F32(24),
+      F32(24),
+      dk,
+      F32(12),
+    );
+  const sce = (b: Backend, t = Int32Array.of(0, -1, 3), dz: Float32Array | null = F32(12), cap = 30) =>
+    b.softcapCrossEntropy(F32(12), t, 3, 4, cap, dz ? F32(3) : null, F32(3), dz);
+
+  test("valid calls run; Float64Array is a TypeError; wrong lengths, targets and dims are RangeErrors", () => {
+    assert.doesNotThrow(() => fwd(native));
+    assert.doesNotThrow(() => bwd(native));
+    assert.equal(sce(native), 2);
+    assert.equal(sce(native, Int32Array.of(0, -1, 3), null), 2);
+    assert.doesNotThrow(() => native.geglu(F32(5), F32(5), F32(5)));
+    assert.doesNotThrow(() => native.gegluBackward(F32(5), F32(5), F32(5), F32(5), F32(5)));
+    assertThrowsOneLine("geglu f64", () => native.geglu(F32(5), F64(5), F32(5)), TypeError);
+    assertThrowsOneLine("attentionForwardFused f64", () => fwd(native, F64(24)), TypeError);
+    assertThrowsOneLine("geglu out short", () => native.geglu(F32(5), F32(5), F32(4)), RangeError);
+    assertThrowsOneLine(
+      "gegluBackward dUp long",
+      () => native.gegluBackward(F32(5), F32(5), F32(5), F32(5), F32(6)),
+      RangeError,
+    );
+    assertThrowsOneLine("attentionForwardFused q short", () => fwd(native, F32(23)), RangeError);
+    assertThrowsOneLine("attentionForwardFused scores short", () => fwd(native, F32(24), F32(17)), RangeError);
+    assertThrowsOneLine(
+      "attentionForwardFused heads 3 on 1 kv (q no longer fits)",
+      () => fwd(native, F32(24), F32(18), 3),
+      RangeError,
+    );
+    assertThrowsOneLine("attentionBackwardFused dk short", () => bwd(native, F32(11)), RangeError);
+    assertThrowsOneLine("softcapCrossEntropy target 4", () => sce(native, Int32Array.of(0, 4, 1)), RangeError);
+    assertThrowsOneLine("softcapCrossEntropy cap -1", () => sce(native, undefined, undefined, -1), RangeError);
+    assertThrowsOneLine(
+      "softcapCrossEntropy dz without dloss",
+      () => native.softcapCrossEntropy(F32(12), Int32Array.of(0, 1, 2), 3, 4, 30, null, F32(3), F32(12)),
+      RangeError,
+    );
+    assertThrowsOneLine(
+      "attentionForwardFused heads not a multiple of kvHeads",
+      () =>
+        native.attentionForwardFused(F32(36), F32(24), F32(24), 1, 3, 3, 2, 4, 0.5, 0, 0, F32(27), F32(27), F32(36)),
+      RangeError,
+    );
   });
 });
