@@ -20,7 +20,8 @@ with the rep = H / KV query heads stacked (no repeat_kv copy), as in torch_lm.py
 Usage: torch_train.py --model DIR --ids FILE.i32 --targets FILE.i32 --batch B --seq T --threads N
                       --lr LR --beta1 B1 --beta2 B2 --eps E --weight-decay WD --clip C
 then one command per line on stdin, one JSON line per command on stdout (after {"ready": true, ...}):
-    step     one timed training step -> {"s": seconds, "loss": loss before the update, "grad_norm": x}
+    step     one timed training step -> {"s": wall seconds, "cpu_s": process CPU seconds,
+             "loss": loss before the update, "grad_norm": x}
     quit
 msae drives it so that msae and torch steps alternate (a burst of load hits both sides alike).
 """
@@ -159,6 +160,7 @@ def main():
         if not cmd:
             continue
         if cmd[0] == "step":
+            c0 = time.process_time()
             t0 = time.perf_counter()
             loss = model.loss(ids, targets, scored)
             loss.backward()
@@ -167,7 +169,8 @@ def main():
             opt.zero_grad(set_to_none=True)
             value = loss.item()
             s = time.perf_counter() - t0
-            reply({"s": s, "loss": value, "grad_norm": float(norm)})
+            cpu = time.process_time() - c0
+            reply({"s": s, "cpu_s": cpu, "loss": value, "grad_norm": float(norm)})
         elif cmd[0] == "quit":
             break
         else:

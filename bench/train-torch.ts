@@ -34,6 +34,8 @@ export interface TorchTrainReady {
 
 export interface TorchStep {
   s: number;
+  /** Process CPU seconds of the step (all threads). */
+  cpu_s: number;
   loss: number;
   grad_norm: number;
 }

@@ -9,6 +9,8 @@
  *   ratio    = msae tokens/s / torch tokens/s (the faster torch run: the peer at its best)
  *   first-step check: |loss_msae - loss_torch| and the relative gradient-norm difference on the
  *   first step (same weights, same batch: both sides did the same work)
+ *   cpu_util = CPU seconds / (wall * threads) per step, and the load average before and after:
+ *   well below 1 means other work shared the cores and the figures are noisy
  *
  * The peer at its best (DESIGN.md s.6, bench/openblas-core.ts): torch runs as installed and with the
  * widest OpenBLAS core that passes (when that differs); torch_core names the faster. Same thread
@@ -16,7 +18,7 @@
  * backward products), bench/lm-profile.ts's gemma2Flops.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { Backend } from "../src/core/backend.ts";
 import { getBackend } from "../src/core/backends/index.ts";
@@ -81,6 +83,9 @@ export interface TrainBenchCase {
   msae_first_grad_norm: number;
   torch_first_grad_norm: number | null;
   grad_norm_rel_diff: number | null;
+  /** CPU seconds / (wall seconds * threads) of each timed step: well below 1 = the machine was busy. */
+  msae_cpu_util: number[];
+  torch_cpu_util: number[] | null;
   /** Kernel table of one extra msae step (--profile). */
   profile?: string[];
 }
@@ -93,6 +98,9 @@ export interface TrainBenchResult {
   blas: { msae: string; msae_gemm: string; msae_core: string | null; openblas_coretype: string | null };
   torch: string | null;
   hyper: TrainHyper;
+  /** os.loadavg() before and after the run (a busy machine makes every figure noisy). */
+  load_average_before: number[];
+  load_average_after: number[];
 }
 
 export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): Promise<TrainBenchResult> {
@@ -102,6 +110,7 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
   const facts = addonFacts(null);
   const threads = backend.name === "native" ? facts.threads : 1;
   const skipped: string[] = [];
+  const loadBefore = loadavg();
   let torchVersion: string | null = null;
   const cores: (string | null)[] = [];
   if (opts.torch) {
@@ -138,17 +147,27 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
     const firstTorch: (TorchStep | null)[] = peers.map(() => null);
     let first: { loss: number; gradNorm: number } | null = null;
     const msaeTimes: number[] = [];
+    const msaeUtil: number[] = [];
     const torchTimes: number[][] = peers.map(() => []);
+    const torchUtil: number[][] = peers.map(() => []);
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const r = msae.step();
       const dt = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(c0);
       first ??= r;
-      if (i >= opts.warmup) msaeTimes.push(dt);
+      if (i >= opts.warmup) {
+        msaeTimes.push(dt);
+        msaeUtil.push((cpu.user + cpu.system) / 1e6 / (dt * threads));
+      }
       for (const [j, p] of peers.entries()) {
         const s = await p.step();
         firstTorch[j] ??= s;
-        if (i >= opts.warmup) torchTimes[j].push(s.s);
+        if (i >= opts.warmup) {
+          torchTimes[j].push(s.s);
+          torchUtil[j].push(s.cpu_s / (s.s * threads));
+        }
       }
     }
     if (!first) throw new Error("bench train: no step ran (steps + warmup must be >= 1)");
@@ -206,6 +225,8 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
       msae_gflop_s: (3 * flops.gemm) / 1e9 / msaeBest,
       msae_step_s: msaeTimes,
       torch_step_s: fastest >= 0 ? torchTimes[fastest] : null,
+      msae_cpu_util: msaeUtil,
+      torch_cpu_util: fastest >= 0 ? torchUtil[fastest] : null,
       msae_first_loss: first.loss,
       torch_first_loss: torchFirst?.loss ?? null,
       loss_abs_diff: torchFirst ? Math.abs(first.loss - torchFirst.loss) : null,
@@ -229,6 +250,8 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
       },
       torch: torchVersion,
       hyper: opts.hyper,
+      load_average_before: loadBefore,
+      load_average_after: loadavg(),
     };
   } finally {
     for (const p of peers) await p.close();
@@ -265,6 +288,12 @@ export function formatTrainBench(r: TrainBenchResult): string {
         `grad norm msae ${c.msae_first_grad_norm.toFixed(6)} torch ${num(c.torch_first_grad_norm, 6)}`,
     );
   }
+  const mean = (x: number[] | null) => (x?.length ? x.reduce((a, b) => a + b, 0) / x.length : null);
+  for (const c of r.cases)
+    lines.push(
+      `  CPU use per step (1 = all ${r.threads} threads busy): msae ${num(mean(c.msae_cpu_util), 2)}, torch ${num(mean(c.torch_cpu_util), 2)}; ` +
+        `load average ${r.load_average_before.map((v) => v.toFixed(1)).join(" ")} -> ${r.load_average_after.map((v) => v.toFixed(1)).join(" ")}`,
+    );
   for (const s of r.skipped) lines.push(s);
   for (const c of r.cases) {
     if (!c.profile) continue;

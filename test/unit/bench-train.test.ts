@@ -29,6 +29,8 @@ test("bench train: JSON shape with the torch side disabled", async () => {
   assert.ok(c.profile.some((l: string) => l.startsWith("gemm")));
   assert.match(json.skipped[0], /^torch column skipped: disabled/);
   assert.match(formatTrainBench(r), /gemma2-new\s+3x16/);
+  assert.equal(c.msae_cpu_util.length, 2);
+  assert.equal(json.load_average_before.length, 3);
 });
 
 test("bench train: the torch peer computes the same first step", { skip: !hasTorch && "no torch" }, async () => {
@@ -38,4 +40,5 @@ test("bench train: the torch peer computes the same first step", { skip: !hasTor
   assert.ok(c.torch_core === null || typeof c.torch_core === "string");
   assert.ok(c.loss_abs_diff !== null && c.loss_abs_diff < 1e-5 * Math.max(1, c.msae_first_loss), `${c.loss_abs_diff}`);
   assert.ok(c.grad_norm_rel_diff !== null && c.grad_norm_rel_diff < 1e-4, `${c.grad_norm_rel_diff}`);
+  assert.ok(c.torch_cpu_util !== null && c.torch_cpu_util.every((u) => u > 0));
 });
