@@ -169,6 +169,7 @@ export class RefLm extends RefNn {
     floats(K, "y", y, q.length, q);
     const qs = H * hd;
     const ks = KV * hd;
+    const c = new Float64Array(T); // capped scores of one row, in float64
     for (let b = 0; b < B; b++)
       for (let h = 0; h < H; h++) {
         const g = Math.floor(h / (H / KV));
@@ -177,21 +178,19 @@ export class RefLm extends RefNn {
           const lo = window > 0 ? Math.max(0, i - window + 1) : 0;
           const qi = (b * T + i) * qs + h * hd;
           let mx = Number.NEGATIVE_INFINITY;
-          const c: number[] = [];
           for (let j = lo; j <= i; j++) {
             let s = 0;
             for (let e = 0; e < hd; e++) s += q[qi + e] * k[(b * T + j) * ks + g * hd + e];
             s *= alpha;
-            const cj = cap > 0 ? cap * Math.tanh(s / cap) : s;
-            c.push(cj);
-            mx = Math.max(mx, cj);
+            c[j] = cap > 0 ? cap * Math.tanh(s / cap) : s;
+            mx = Math.max(mx, c[j]);
           }
           let sum = 0;
-          for (const cj of c) sum += Math.exp(cj - mx);
+          for (let j = lo; j <= i; j++) sum += Math.exp(c[j] - mx);
           for (let j = 0; j < T; j++) {
             const inBand = j >= lo && j <= i;
-            scores[o + j] = inBand ? c[j - lo] : 0;
-            probs[o + j] = inBand ? Math.exp(c[j - lo] - mx) / sum : 0;
+            scores[o + j] = inBand ? c[j] : 0;
+            probs[o + j] = inBand ? Math.exp(c[j] - mx) / sum : 0;
           }
           for (let e = 0; e < hd; e++) {
             let acc = 0;
