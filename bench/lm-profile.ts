@@ -6,7 +6,8 @@
  *   head when present). Everything else is an estimate per element (RMSNorm ~4, RoPE ~3, soft-cap ~3
  *   and softmax ~5 per score, GELU(tanh) ~10 + the GeGLU product 1, residual adds 1, head soft-cap 3).
  * - ProfilingBackend: a Backend that forwards every kernel and, while `enabled`, adds its wall time
- *   to a per-kernel table (GEMMs keyed by their m x n x k, with 2 m n k FLOPs each).
+ *   to a per-kernel table (GEMMs keyed by their m x n x k, with 2 m n k FLOPs each; the fused
+ *   attention kernels with the FLOPs of the per-head products they replace, fusedAttentionFlops).
  */
 import type { Backend } from "../src/core/backend.ts";
 
@@ -49,6 +50,16 @@ export function gemma2Flops(s: ForwardShape): FlopCount {
   const gemm = s.layers * perLayerGemm + 2 * rows * s.d * s.headVocab;
   const other = s.layers * perLayerOther + 2 * rows * s.d + 4 * rows * s.d + 3 * rows * s.headVocab;
   return { gemm, other, gemmShare: gemm / (gemm + other) };
+}
+
+/**
+ * The FLOPs of the per-head products a fused attention kernel replaces, counted as gemma2Flops
+ * counts them (full [T, T] scores): forward Q K^T and P V, 2 * 2 B H T^2 hd; backward dP, dQ, dK,
+ * dV, 4 * 2 B H T^2 hd. (The kernels compute only the causal band, about half of that.)
+ */
+export function fusedAttentionFlops(name: string, args: unknown[]): number {
+  const [B, T, H, , hd] = args.slice(3, 8) as number[];
+  return (name === "attentionForwardFused" ? 2 : 4) * 2 * B * H * T * T * hd;
 }
 
 export interface KernelStat {
@@ -94,6 +105,8 @@ export class ProfilingBackend {
               const m = args[1] as number;
               const { n, k } = args[2] as { n: number; k: number };
               record(`gemmBf16 ${m}x${n}x${k}`, seconds, 2 * m * n * k);
+            } else if (name === "attentionForwardFused" || name === "attentionBackwardFused") {
+              record(name, seconds, fusedAttentionFlops(name, args));
             } else {
               record(name, seconds, 0);
             }

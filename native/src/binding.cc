@@ -47,6 +47,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   msae::RegisterSae(env, exports);
   msae::RegisterSparse(env, exports);
   msae::RegisterGemmBf16(env, exports);
+  msae::RegisterLmFused(env, exports);
+  msae::RegisterAttentionFused(env, exports);
   return exports;
 }
 

@@ -86,5 +86,7 @@ void RegisterLogits(Napi::Env env, Napi::Object exports);     // logits.cc (eval
 void RegisterSae(Napi::Env env, Napi::Object exports);        // sae.cc (SAE training: losses, code stats, normalization)
 void RegisterSparse(Napi::Env env, Napi::Object exports);     // sparse.cc (CSR codes: spmm, sddmm, transpose)
 void RegisterGemmBf16(Napi::Env env, Napi::Object exports);   // gemm_bf16_napi.cc (bf16 weight GEMM)
+void RegisterLmFused(Napi::Env env, Napi::Object exports);    // lm_fused.cc (GeGLU, soft-capped cross-entropy)
+void RegisterAttentionFused(Napi::Env env, Napi::Object exports);  // attention_fused.cc
 
 }  // namespace msae

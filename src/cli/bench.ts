@@ -1,6 +1,7 @@
 /**
  * `msae bench <what>`: benchmarks measure, print a table and write JSON (DESIGN.md s.6). This file
- * only parses options; the benchmark logic lives under bench/. Subcommands: `kernels`, `lm`, `sae`, `harvest`, `explorer`.
+ * only parses options; the benchmark logic lives under bench/. Subcommands: `kernels`, `lm`, `sae`, `train`, `harvest`,
+ * `explorer`.
  */
 import type { Command } from "commander";
 import { formatKernelTable, runKernelBench } from "../../bench/kernels.ts";
@@ -9,6 +10,7 @@ import { registerBenchExplorer } from "./bench-explorer.ts";
 import { registerBenchHarvest } from "./bench-harvest.ts";
 import { registerBenchLm } from "./bench-lm.ts";
 import { registerBenchSae } from "./bench-sae.ts";
+import { registerBenchTrain } from "./bench-train.ts";
 import { badOption, parseIntOption } from "./errors.ts";
 
 /** "m,n,k" -> three integers >= 1. */
@@ -70,6 +72,7 @@ export function register(program: Command): void {
   registerKernels(bench);
   registerBenchLm(bench);
   registerBenchSae(bench);
+  registerBenchTrain(bench);
   registerBenchHarvest(bench);
   registerBenchExplorer(bench);
 }

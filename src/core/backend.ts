@@ -187,6 +187,71 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     dlogits: FloatArray,
   ): void;
 
+  // ---------------------------------------------------------------- fused LM-training kernels
+  /** GeGLU: out = gelu(gate) * up (tanh GELU). gate, up, out [n]. */
+  geglu(gate: FloatArray, up: FloatArray, out: FloatArray): void;
+  /** dUp = dOut * gelu(gate); dGate = dOut * up * gelu'(gate). All [n]; dGate or dUp may alias dOut. */
+  gegluBackward(gate: FloatArray, up: FloatArray, dOut: FloatArray, dGate: FloatArray, dUp: FloatArray): void;
+  /**
+   * Soft-capped logits + cross-entropy in one pass over z [rows, vocab] (raw logits), targets [rows]
+   * (-1 = ignored): c = cap tanh(z / cap) (cap = 0: c = z), losses [rows] = logsumexp(c) - c[target];
+   * with dloss [rows] and dz [rows, vocab] (both or neither; dz may alias z):
+   * dz = (softmax(c) - onehot(target)) * dloss * (1 - (c / cap)^2), ignored rows 0. Returns the scored count.
+   */
+  softcapCrossEntropy(
+    z: FloatArray,
+    targets: Int32Array,
+    rows: number,
+    vocab: number,
+    cap: number,
+    dloss: FloatArray | null,
+    losses: FloatArray,
+    dz: FloatArray | null,
+  ): number;
+  /**
+   * Causal grouped-query attention in one kernel: q [batch*seq, heads*headDim], k, v
+   * [batch*seq, kvHeads*headDim] (head h reads kv head h / (heads / kvHeads)); row i sees keys j with
+   * j <= i and i - j < window (window <= 0: unlimited). S = alpha q k^T, C = cap tanh(S / cap)
+   * (cap = 0: C = S), P = softmax(C), y = P v [batch*seq, heads*headDim]. scores (C) and probs (P)
+   * [batch, heads, seq, seq] are written for the backward (0 outside the allowed band).
+   */
+  attentionForwardFused(
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    batch: number,
+    seq: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
+    alpha: number,
+    cap: number,
+    window: number,
+    scores: FloatArray,
+    probs: FloatArray,
+    y: FloatArray,
+  ): void;
+  /** Backward of attentionForwardFused given dy (laid out like y): dq, dk, dv (like q, k, v) overwritten. */
+  attentionBackwardFused(
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    batch: number,
+    seq: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
+    alpha: number,
+    cap: number,
+    window: number,
+    scores: FloatArray,
+    probs: FloatArray,
+    dy: FloatArray,
+    dq: FloatArray,
+    dk: FloatArray,
+    dv: FloatArray,
+  ): void;
+
   // ---------------------------------------------------------------- sparsity
   /**
    * Per-row TopK: x [rows, cols] -> out [rows, cols] keeping the k largest values of each row

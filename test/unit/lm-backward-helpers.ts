@@ -1,14 +1,12 @@
 /**
  * Helpers for the Gemma-2 backward gradient checks: a tiny config with every Gemma-2 feature, a
  * float64 keepActivations workspace (the forward allocates Float32Array; here every Float32Array of
- * the workspace is swapped for a Float64Array of the same length and the attention views rebuilt,
- * so the unchanged forward runs in float64 on the ref backend), and a finite-difference checker.
+ * the workspace is swapped for a Float64Array of the same length, so the unchanged forward runs in float64 on the ref backend), and a finite-difference checker.
  */
 
 import type { FloatArray } from "../../src/core/backend.ts";
 import { refBackend } from "../../src/core/backends/index.ts";
 import { Rng } from "../../src/core/tensor.ts";
-import { AttentionViews } from "../../src/lm/attention.ts";
 import type { Gemma2Config } from "../../src/lm/gemma2/config.ts";
 import { Gemma2Model, type Gemma2Workspace } from "../../src/lm/gemma2/forward.ts";
 import { createGemma2Params, type Gemma2Params, type ParamDtype } from "../../src/lm/train/params.ts";
@@ -60,27 +58,13 @@ function widen(obj: Record<string, unknown>): void {
 
 /** A keepActivations workspace whose every float buffer is a Float64Array. */
 export function f64Workspace(model: Gemma2Model, batch: number, seq: number): Gemma2Workspace {
-  const cfg = model.cfg;
   const ws = model.createWorkspace(batch, seq, true);
   const logits = ws.logits(); // allocate the lazy buffer so it is widened too
   const wsRec = ws as unknown as Record<string, unknown>;
   const logitsKey = Object.keys(wsRec).find((k) => wsRec[k] === logits);
   if (!logitsKey) throw new Error("f64Workspace: cannot find the workspace's logits buffer");
   widen(wsRec);
-  const { numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
-  for (const blk of ws.blocks) {
-    const rec = blk as unknown as Record<string, unknown>;
-    widen(rec);
-    rec.views = new AttentionViews(
-      { batch, seq, nHeads: H, nKvHeads: KV, headDim: hd },
-      { buf: blk.q, stride: H * hd, offset: 0 },
-      { buf: blk.k, stride: KV * hd, offset: 0 },
-      { buf: blk.v, stride: KV * hd, offset: 0 },
-      blk.preatt,
-      blk.att,
-      { buf: blk.y, stride: H * hd, offset: 0 },
-    );
-  }
+  for (const blk of ws.blocks) widen(blk as unknown as Record<string, unknown>);
   if (!(ws.logits() instanceof Float64Array)) throw new Error("f64Workspace: the logits buffer is still float32");
   return ws;
 }

@@ -2,20 +2,15 @@
 //   add: out = a + b            mul: out = a * b            scale: out = alpha x     axpy: y += alpha x
 //   addBias: out[r,c] = x[r,c] + bias[c]   scaleRows: out[r,c] = x[r,c] s[r]   scaleCols: out[r,c] = x[r,c] s[c]
 //   relu: out = max(x, 0) (NaN stays NaN)       reluBackward: dx = dy [x > 0]
-//   gelu (tanh form): 0.5 x (1 + tanh z), z = sqrt(2/pi) (x + 0.044715 x^3), computed as
-//     x * sigmoid(2z) = x / (1 + e), e = exp(-2z)  (no cancellation for negative x);
-//   geluBackward: gelu'(x) = s + 2 x s (1 - s) z', s = sigmoid(2z), s (1 - s) = s * (e s),
-//     z' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+//   gelu (tanh form) and geluBackward: gelu1 / gelu_grad1 of gelu.h
 //   softcap: out = cap tanh(x / cap)       softcapBackward: dx = dy (1 - (y / cap)^2)
 // Outputs may alias their first input (and dx may alias dy) exactly: every loop reads index i
 // before writing index i.
+#include "gelu.h"
 #include "kutil.h"
 
 namespace msae {
 namespace {
-
-constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2 / pi)
-constexpr float kGeluA = 0.044715f;
 
 Napi::Value Add(const Napi::CallbackInfo& info) {
   const char* K = "add";
@@ -161,25 +156,6 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   float* pdx = dx.p;
   parallel_map(x.n, [=](int64_t i) { pdx[i] = px[i] > 0.0f ? pdy[i] : 0.0f; });
   return info.Env().Undefined();
-}
-
-inline float gelu1(float x) {
-  float z = kGeluC * (x + kGeluA * x * x * x);
-  return x / (1.0f + vexp(-2.0f * z));
-}
-
-inline float gelu_grad1(float x) {
-  // Past |x| = 20 gelu' is exactly 1 or 0 in float; clamping keeps x^3 and z' finite.
-  float xc = x < -20.0f ? -20.0f : (x > 20.0f ? 20.0f : x);
-  float x2 = xc * xc;
-  float z = kGeluC * (xc + kGeluA * x2 * xc);
-  float arg = -2.0f * z;
-  arg = arg > 80.0f ? 80.0f : arg;  // keeps e * s finite, so s (1 - s) never becomes inf * 0
-  float e = vexp(arg);
-  float s = 1.0f / (1.0f + e);
-  float s1ms = s * (e * s);
-  float dz = kGeluC * (1.0f + 3.0f * kGeluA * x2);
-  return s + 2.0f * xc * s1ms * dz;
 }
 
 Napi::Value Gelu(const Napi::CallbackInfo& info) {

@@ -6,6 +6,8 @@
 //     f_i = pos * theta^(-2i / headDim) (double), for i < h:
 //     out[i] = x[i] cos f - x[i + h] sin f;  out[i + h] = x[i + h] cos f + x[i] sin f
 //     inverse: sin -> -sin (the transposed rotation, i.e. the backward). out may alias x.
+//     cos f, sin f come from a per-thread table over positions [0, max position] (positions in
+//     [0, 65536); others are computed per call), filled with the same double cos / sin.
 // Ids are checked to lie in [0, vocab) before anything is written.
 #include <omp.h>
 
@@ -93,6 +95,37 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   need_len(env, K, "positions", positions.n, n, "n");
   need_len(env, K, "out", out.n, total, "n*heads*headDim");
   const int64_t half = head_dim / 2;
+  // cos f, sin f per (position, i) from a per-thread table of positions [0, maxpos] for this
+  // (theta, headDim), computed exactly as before (double cos / sin, rounded to float) and kept
+  // across calls: training and the forward call rope with the same positions 4x per layer.
+  int32_t maxpos = 0;
+  bool table_ok = true;
+  for (int64_t t = 0; t < n; t++) {
+    const int32_t p = positions.p[t];
+    if (p < 0 || p >= (1 << 16)) table_ok = false;
+    maxpos = p > maxpos ? p : maxpos;
+  }
+  static thread_local struct {
+    double theta = -1;
+    int64_t head_dim = -1, npos = 0;
+    std::vector<float> cs, sn;
+  } tab;
+  if (table_ok && (tab.theta != theta || tab.head_dim != head_dim || tab.npos <= maxpos)) {
+    const int64_t npos = static_cast<int64_t>(maxpos) + 1;
+    tab.cs.assign(static_cast<size_t>(npos * half), 0.0f);
+    tab.sn.assign(static_cast<size_t>(npos * half), 0.0f);
+    for (int64_t i = 0; i < half; i++) {
+      const double fi = std::pow(theta, (-2.0 * static_cast<double>(i)) / head_dim);
+      for (int64_t q = 0; q < npos; q++) {
+        const double f = static_cast<double>(q) * fi;
+        tab.cs[q * half + i] = static_cast<float>(std::cos(f));
+        tab.sn[q * half + i] = static_cast<float>(std::sin(f));
+      }
+    }
+    tab.theta = theta;
+    tab.head_dim = head_dim;
+    tab.npos = npos;
+  }
   std::vector<double> inv_freq(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; i++) inv_freq[i] = std::pow(theta, (-2.0 * static_cast<double>(i)) / head_dim);
   const bool par = n > 1 && total > kParElems / 4;
@@ -102,18 +135,27 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   const int32_t* ppos = positions.p;
   float* po = out.p;
   const double* pf = inv_freq.data();
-  const double sgn = inverse ? -1.0 : 1.0;
+  const float* tcs = table_ok ? tab.cs.data() : nullptr;
+  const float* tsn = table_ok ? tab.sn.data() : nullptr;
+  const float fsgn = inverse ? -1.0f : 1.0f;
 #pragma omp parallel num_threads(nthreads) if (par)
   {
     float* cs = ptrig + static_cast<int64_t>(omp_get_thread_num()) * 2 * half;
     float* sn = cs + half;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < n; t++) {
-      const double pos = ppos[t];
-      for (int64_t i = 0; i < half; i++) {
-        const double f = pos * pf[i];
-        cs[i] = static_cast<float>(std::cos(f));
-        sn[i] = static_cast<float>(sgn * std::sin(f));
+      const int64_t pos = ppos[t];
+      if (tcs) {
+        for (int64_t i = 0; i < half; i++) {
+          cs[i] = tcs[pos * half + i];
+          sn[i] = fsgn * tsn[pos * half + i];  // exact: a sign flip
+        }
+      } else {
+        for (int64_t i = 0; i < half; i++) {
+          const double f = static_cast<double>(pos) * pf[i];
+          cs[i] = static_cast<float>(std::cos(f));
+          sn[i] = fsgn * static_cast<float>(std::sin(f));
+        }
       }
       for (int64_t h = 0; h < heads; h++) {
         const float* xr = px + t * row + h * head_dim;

@@ -9,7 +9,7 @@
 import type { Backend, Bf16Matrix, FloatArray } from "../backend.ts";
 import type { NativeAddon } from "./addon.ts";
 import { f32 } from "./native-eval.ts";
-import { NativeSparse } from "./native-sparse.ts";
+import { NativeLmKernels } from "./native-lm.ts";
 
 const BF16_KERNEL_NAMES = ["amx", "avx512bf16", "f32", "auto"];
 let bf16EnvApplied = false;
@@ -33,7 +33,7 @@ export function bf16KernelChosen(): void {
   bf16EnvApplied = true;
 }
 
-export class NativeBackend extends NativeSparse implements Backend {
+export class NativeBackend extends NativeLmKernels implements Backend {
   readonly name = "native" as const;
 
   constructor(addon: NativeAddon) {

@@ -16,10 +16,10 @@ import type { Backend, Bf16Matrix, FloatArray } from "../backend.ts";
 import { bf16WeightRef, gemmBf16Ref } from "../bf16-ref.ts";
 import { dim, f32s, finite, floats, indicesIn, int32s, num, u16s } from "./ref-check.ts";
 import * as half from "./ref-half.ts";
-import { RefSparse } from "./ref-sparse.ts";
+import { RefLm } from "./ref-lm.ts";
 
-/** The ref backend: kernels of ref-basic.ts, ref-nn.ts, ref-eval.ts, ref-sae.ts and ref-sparse.ts plus embeddings, RoPE, AdamW and conversions. */
-export class RefBackend extends RefSparse implements Backend {
+/** The ref backend: kernels of ref-basic.ts, ref-nn.ts, ref-eval.ts, ref-sae.ts, ref-sparse.ts and ref-lm.ts plus embeddings, RoPE, AdamW and conversions. */
+export class RefBackend extends RefLm implements Backend {
   readonly name = "ref" as const;
 
   // ---------------------------------------------------------------- bf16 weight GEMM (bf16-ref.ts: the TS twin)

@@ -8,15 +8,17 @@
  *
  *   head:  logits = c_f tanh(z / c_f), z = n E^T, n = RMSNorm_f(x_L)
  *          dz = (softmax(logits) - onehot(target)) dloss * (1 - (logits / c_f)^2)
+ *          (lossAndBackward: the cap, the loss and dz in one pass, Backend.softcapCrossEntropy, from
+ *          z of Gemma2Model.headRaw; loss + backward: from the capped logits of head(), unfused)
  *          dn = dz E;  dE += dz^T n;  dx_L = RMSNorm_f'(dn)          (dw_f accumulated)
  *   block l, MLP half (x_l+1 = m + RMSNorm_pf(down), m = x_mid):
  *          d_down = RMSNorm_pf'(dx);  d_hid = d_down Wd;  dWd += d_down^T hid
- *          d_up = d_hid * gelu(gate);  d_gate = gelu'(gate) * d_hid * up
+ *          d_up = d_hid * gelu(gate);  d_gate = gelu'(gate) * d_hid * up      (Backend.gegluBackward)
  *          d_b = d_gate Wg + d_up Wu;  dWg += d_gate^T b;  dWu += d_up^T b   (b = RMSNorm_pre_ff(m))
  *          dm = dx + RMSNorm_pre_ff'(d_b)
  *   block l, attention half (x_mid = x + RMSNorm_pa(y Wo^T)):
  *          d_proj = RMSNorm_pa'(dm);  dy = d_proj Wo;  dWo += d_proj^T y
- *          dq, dk, dv = attentionBackward(dy)                         (attention-backward.ts)
+ *          dq, dk, dv = Backend.attentionBackwardFused(dy)   (the equations of attention-backward.ts)
  *          dq, dk <- RoPE^-1(dq), RoPE^-1(dk)  (RoPE is a rotation: its transpose is the inverse)
  *          d_a = dq Wq + dk Wk + dv Wv;  dWq += dq^T a  (same for k, v)   (a = RMSNorm_in(x))
  *          dx = dm + RMSNorm_in'(d_a)
@@ -26,8 +28,6 @@
  * per (batch, seq) with the workspace's array type (Float64Array for float64 gradient checks).
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
-import { AttentionViews } from "../attention.ts";
-import { attentionBackward } from "../attention-backward.ts";
 import type { Gemma2Config } from "./config.ts";
 import type { Gemma2Model, Gemma2Workspace } from "./forward.ts";
 import type { Gemma2Weights } from "./weights.ts";
@@ -50,10 +50,8 @@ export class Gemma2BackwardScratch {
   readonly dk: FloatArray; // [rows, KV*hd]
   readonly dv: FloatArray; // [rows, KV*hd]
   readonly dy: FloatArray; // [rows, H*hd]
-  readonly dScores: FloatArray; // [B, H, T, T]
   readonly dLogits: FloatArray; // [rows, vocab]
   readonly dloss: FloatArray; // [rows]
-  readonly views: AttentionViews;
 
   constructor(cfg: Gemma2Config, batch: number, seq: number, like: FloatArray) {
     const rows = batch * seq;
@@ -72,20 +70,8 @@ export class Gemma2BackwardScratch {
     this.dk = f(rows * KV * hd);
     this.dv = f(rows * KV * hd);
     this.dy = f(rows * H * hd);
-    this.dScores = f(batch * H * seq * seq);
     this.dLogits = f(rows * V);
     this.dloss = f(rows);
-    // AttentionViews is typed over Float32Array; it only takes subarray views, which work for both types.
-    const as32 = (a: FloatArray) => a as Float32Array;
-    this.views = new AttentionViews(
-      { batch, seq, nHeads: H, nKvHeads: KV, headDim: hd },
-      { buf: as32(this.dq), stride: H * hd, offset: 0 },
-      { buf: as32(this.dk), stride: KV * hd, offset: 0 },
-      { buf: as32(this.dv), stride: KV * hd, offset: 0 },
-      as32(this.dScores),
-      as32(this.dScores),
-      { buf: as32(this.dy), stride: H * hd, offset: 0 },
-    );
   }
 }
 
@@ -137,20 +123,70 @@ export class Gemma2Backward {
     this.embedBackward(ids, s.dx, grads);
   }
 
-  /** Head: dx (scratch) = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
-  headBackward(ws: Gemma2Workspace, targets: Int32Array, dloss: FloatArray, grads: Gemma2Grads): void {
+  /**
+   * The training step's loss and backward after embed + every block + headRaw (ws.logits() holds
+   * z, before the soft-cap) on a keepActivations workspace: the fused soft-capped cross-entropy
+   * gives the per-row losses and dz in one pass; then grads += dL/dtheta as backward() does, for
+   * L = dlossPerRow * sum of the scored rows' cross-entropies. Returns the plain sum of the
+   * per-row losses and the count of scored rows (as loss()). ws.logits() is left holding z.
+   */
+  lossAndBackward(
+    ws: Gemma2Workspace,
+    ids: Int32Array, // [rows]
+    targets: Int32Array, // [rows], -1 = ignored
+    dlossPerRow: number,
+    grads: Gemma2Grads,
+  ): { sum: number; count: number } {
+    const s = this.scratchFor(ws);
+    const c = this.model.cfg;
+    const V = c.vocabSize;
+    s.dloss.fill(dlossPerRow);
+    const losses = s.dTmp.subarray(0, ws.rows); // free until the blocks' backward
+    const count = this.be.softcapCrossEntropy(
+      ws.logits(),
+      targets,
+      ws.rows,
+      V,
+      c.finalSoftcap ?? 0,
+      s.dloss,
+      losses,
+      s.dLogits,
+    );
+    let sum = 0;
+    for (let r = 0; r < ws.rows; r++) sum += losses[r];
+    this.headBackwardFromDz(ws, grads);
+    for (let l = c.numLayers - 1; l >= 0; l--) {
+      this.mlpBackward(ws, l, grads);
+      this.attentionBackward(ws, l, grads);
+    }
+    this.embedBackward(ids, s.dx, grads);
+    return { sum, count };
+  }
+
+  /** Head after dz is in scratch dLogits: dx = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
+  private headBackwardFromDz(ws: Gemma2Workspace, grads: Gemma2Grads): void {
     const be = this.be;
     const c = this.model.cfg;
     const w = this.model.w;
     const s = this.scratchFor(ws);
     const { rows } = ws;
     const { hiddenSize: d, vocabSize: V } = c;
-    const logits = ws.logits(); // [rows, V] after soft-capping
-    be.crossEntropyBackward(logits, targets, dloss, rows, V, s.dLogits);
-    if (c.finalSoftcap !== null) be.softcapBackward(logits, s.dLogits, c.finalSoftcap, s.dLogits);
     be.gemm(false, false, rows, d, V, 1, s.dLogits, V, w.lmHead, d, 0, s.dLn, d);
     be.gemm(true, false, V, d, rows, 1, s.dLogits, V, ws.finalNorm, d, 1, grads.lmHead, d);
     be.rmsNormBackward(s.dLn, ws.resid(c.numLayers), w.finalNorm, 1, ws.finalRstd, rows, d, s.dx, grads.finalNorm);
+  }
+
+  /** Head: dx (scratch) = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
+  headBackward(ws: Gemma2Workspace, targets: Int32Array, dloss: FloatArray, grads: Gemma2Grads): void {
+    const be = this.be;
+    const c = this.model.cfg;
+    const s = this.scratchFor(ws);
+    const { rows } = ws;
+    const V = c.vocabSize;
+    const logits = ws.logits(); // [rows, V] after soft-capping
+    be.crossEntropyBackward(logits, targets, dloss, rows, V, s.dLogits);
+    if (c.finalSoftcap !== null) be.softcapBackward(logits, s.dLogits, c.finalSoftcap, s.dLogits);
+    this.headBackwardFromDz(ws, grads);
   }
 
   /** MLP half of block `layer`: dx holds dL/d resid(layer + 1) on entry, dL/d residMid on exit. */
@@ -166,9 +202,7 @@ export class Gemma2Backward {
     be.rmsNormBackward(s.dx, a.down, w.postFfNorm, 1, a.mlpRstd, rows, d, s.dA, g.postFfNorm);
     be.gemm(false, false, rows, m, d, 1, s.dA, d, w.wDown, m, 0, s.dHidden, m);
     be.gemm(true, false, d, m, rows, 1, s.dA, d, a.hidden, m, 1, g.wDown, m);
-    be.mul(s.dHidden, a.gateAct, s.dUp);
-    be.mul(s.dHidden, a.up, s.dGate);
-    be.geluBackward(a.gate, s.dGate, s.dGate);
+    be.gegluBackward(a.gate, a.up, s.dHidden, s.dGate, s.dUp);
     be.gemm(false, false, rows, d, m, 1, s.dGate, m, w.wGate, d, 0, s.dLn, d);
     be.gemm(false, false, rows, d, m, 1, s.dUp, m, w.wUp, d, 1, s.dLn, d);
     be.gemm(true, false, m, d, rows, 1, s.dGate, m, a.ln2, d, 1, g.wGate, d);
@@ -192,7 +226,28 @@ export class Gemma2Backward {
     be.rmsNormBackward(s.dx, a.attnProj, w.postAttnNorm, 1, a.attnRstd, rows, d, s.dA, g.postAttnNorm);
     be.gemm(false, false, rows, qd, d, 1, s.dA, d, w.wo, qd, 0, s.dy, qd);
     be.gemm(true, false, d, qd, rows, 1, s.dA, d, a.y, qd, 1, g.wo, qd);
-    attentionBackward(be, a.views, s.views, s.dScores, a.preatt, a.att, c.queryPreAttnScalar ** -0.5, c.attnSoftcap);
+    const window = c.layerSliding[layer] ? c.slidingWindow : 0;
+    const alpha = c.queryPreAttnScalar ** -0.5;
+    const [q, k, v, pre, att] = [a.q, a.k, a.v, a.preatt, a.att];
+    be.attentionBackwardFused(
+      q,
+      k,
+      v,
+      ws.batch,
+      ws.seq,
+      H,
+      KV,
+      hd,
+      alpha,
+      c.attnSoftcap ?? 0,
+      window,
+      pre,
+      att,
+      s.dy,
+      s.dq,
+      s.dk,
+      s.dv,
+    );
     be.rope(s.dq, ws.positions, rows, H, hd, c.ropeTheta, true, s.dq);
     be.rope(s.dk, ws.positions, rows, KV, hd, c.ropeTheta, true, s.dk);
     be.gemm(false, false, rows, d, qd, 1, s.dq, qd, w.wq, d, 0, s.dLn, d);

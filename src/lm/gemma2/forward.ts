@@ -8,21 +8,24 @@
  *     q,k,v  = a Wq^T, a Wk^T, a Wv^T; RoPE(q), RoPE(k)            (rotate_half layout, theta)
  *     s      = (q_h . k_g) * query_pre_attn_scalar^-0.5;  s = c_a tanh(s / c_a)
  *     p      = causal softmax (sliding layers: keys with i - j < window)
+ *              (s, p, p v in one kernel: Backend.attentionForwardFused)
  *     attn   = RMSNorm_post_attn((p v) Wo^T)                      -> hook_attn_out
  *     x_mid  = x + attn
  *     mlp    = RMSNorm_post_ff(((gelu_tanh(b Wg^T)) * (b Wu^T)) Wd^T),  b = RMSNorm_pre_ff(x_mid)
+ *              (gelu_tanh(.) * (.) in one pass: Backend.geglu)
  *                                                                 -> hook_mlp_out
  *     x_l+1  = x_mid + mlp                                        -> hook_resid_post
  *   logits   = c_f tanh((RMSNorm_final(x_L) E^T) / c_f)           (tied unembedding)
+ *   (training: headRaw stops at z = RMSNorm_final(x_L) E^T; the cap is fused with the loss,
+ *   Backend.softcapCrossEntropy in backward.ts)
  *
  * Every "z W^T" above runs through Linears (../precision.ts): fp32 GEMM, or after toBf16()
  * bf16(z) bf16(W)^T with fp32 accumulation (the block weights' fp32 arrays are then empty placeholders).
  * Grouped-query attention: query head h reads key/value head floor(h / (H / KV)).
  * Every buffer a backward pass needs is kept (rstd of each norm, scores after capping,
- * probabilities, gate before and after GELU); with keepActivations each block has its own set.
+ * probabilities, gate and up before the GeGLU); with keepActivations each block has its own set.
  */
 import type { Backend } from "../../core/backend.ts";
-import { AttentionViews, attentionForward } from "../attention.ts";
 import type { HookCallback } from "../hooks.ts";
 import type { ArchModel, ArchWorkspace, ModelDims } from "../model.ts";
 import { Linears, type Precision } from "../precision.ts";
@@ -47,12 +50,10 @@ export class Gemma2BlockActs {
   readonly ln2Rstd: Float32Array; // [rows]
   readonly gate: Float32Array; // [rows, dMlp]
   readonly up: Float32Array; // [rows, dMlp]
-  readonly gateAct: Float32Array; // [rows, dMlp] gelu(gate)
   readonly hidden: Float32Array; // [rows, dMlp]  gelu(gate) * up
   readonly down: Float32Array; // [rows, d]
   readonly mlpOut: Float32Array; // [rows, d]   post_feedforward_layernorm output (hook_mlp_out)
   readonly mlpRstd: Float32Array; // [rows]
-  readonly views: AttentionViews;
 
   constructor(cfg: Gemma2Config, batch: number, seq: number) {
     const rows = batch * seq;
@@ -74,20 +75,10 @@ export class Gemma2BlockActs {
     this.ln2Rstd = f(rows);
     this.gate = f(rows * m);
     this.up = f(rows * m);
-    this.gateAct = f(rows * m);
     this.hidden = f(rows * m);
     this.down = f(rows * d);
     this.mlpOut = f(rows * d);
     this.mlpRstd = f(rows);
-    this.views = new AttentionViews(
-      { batch, seq, nHeads: H, nKvHeads: KV, headDim: hd },
-      { buf: this.q, stride: H * hd, offset: 0 },
-      { buf: this.k, stride: KV * hd, offset: 0 },
-      { buf: this.v, stride: KV * hd, offset: 0 },
-      this.preatt,
-      this.att,
-      { buf: this.y, stride: H * hd, offset: 0 },
-    );
   }
 }
 
@@ -201,7 +192,10 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     be.rope(a.q, ws.positions, rows, H, hd, c.ropeTheta, false, a.q);
     be.rope(a.k, ws.positions, rows, KV, hd, c.ropeTheta, false, a.k);
     const window = c.layerSliding[layer] ? c.slidingWindow : 0;
-    attentionForward(be, a.views, a.preatt, a.att, c.queryPreAttnScalar ** -0.5, c.attnSoftcap, window);
+    const { batch: B, seq: T } = ws;
+    const alpha = c.queryPreAttnScalar ** -0.5;
+    const cap = c.attnSoftcap ?? 0;
+    be.attentionForwardFused(a.q, a.k, a.v, B, T, H, KV, hd, alpha, cap, window, a.preatt, a.att, a.y);
     this.lin.xWt(a.y, rows, H * hd, w.wo, d, a.attnProj);
     be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
     hook?.(layer, "attn_out", a.attnOut);
@@ -219,8 +213,7 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     be.rmsNorm(a.residMid, w.preFfNorm, 1, rows, d, eps, a.ln2, a.ln2Rstd);
     this.lin.xWt(a.ln2, rows, d, w.wGate, m, a.gate);
     this.lin.xWt(a.ln2, rows, d, w.wUp, m, a.up);
-    be.gelu(a.gate, a.gateAct);
-    be.mul(a.gateAct, a.up, a.hidden);
+    be.geglu(a.gate, a.up, a.hidden);
     this.lin.xWt(a.hidden, rows, m, w.wDown, d, a.down);
     be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
     hook?.(layer, "mlp_out", a.mlpOut);
@@ -229,6 +222,17 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
 
   /** resid(nLayers) -> logits [rows, vocab] = softcap(RMSNorm_final(x) E^T). */
   head(ws: Gemma2Workspace): Float32Array {
+    const logits = this.headRaw(ws);
+    const c = this.cfg;
+    if (c.finalSoftcap !== null) this.be.softcap(logits, c.finalSoftcap, logits);
+    return logits;
+  }
+
+  /**
+   * resid(nLayers) -> ws.logits() [rows, vocab] = z = RMSNorm_final(x) E^T, before the soft-cap
+   * (training: Gemma2Backward.lossAndBackward caps z inside the fused cross-entropy).
+   */
+  headRaw(ws: Gemma2Workspace): Float32Array {
     const be = this.be;
     const c = this.cfg;
     const { rows } = ws;
@@ -236,7 +240,6 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const logits = ws.logits();
     be.rmsNorm(ws.resid(c.numLayers), this.w.finalNorm, 1, rows, d, c.rmsNormEps, ws.finalNorm, ws.finalRstd);
     this.lin.xWt(ws.finalNorm, rows, d, this.w.lmHead, c.vocabSize, logits);
-    if (c.finalSoftcap !== null) be.softcap(logits, c.finalSoftcap, logits);
     return logits;
   }
 }

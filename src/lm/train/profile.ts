@@ -85,6 +85,10 @@ export function profiledBackend(be: Backend, profile: KernelProfile): Backend {
           const flops = 2 * m * n * k;
           profile.record(name, dt, flops);
           profile.recordShape(`${ta ? "T" : "N"}${tb ? "T" : "N"} ${m}x${n}x${k}`, dt, flops);
+        } else if (name === "attentionForwardFused" || name === "attentionBackwardFused") {
+          // the FLOPs of the per-head products the kernel replaces (full T x T; it computes the causal band)
+          const [B, T, H, , hd] = args.slice(3, 8) as number[];
+          profile.record(name, dt, (name === "attentionForwardFused" ? 2 : 4) * 2 * B * H * T * T * hd);
         } else profile.record(name, dt, 0);
         return out;
       };

@@ -205,9 +205,10 @@ export async function trainLm(o: TrainOptions): Promise<TrainResult> {
       for (let m = 0; m < A; m++) {
         const mIds = ids.subarray(m * B * T, (m + 1) * B * T);
         const mTargets = targets.subarray(m * B * T, (m + 1) * B * T);
-        forwardAll(mIds);
-        sum += bw.loss(ws, mTargets).sum;
-        bw.backward(ws, mIds, mTargets, 1 / scored, params.grads);
+        model.embed(ws, mIds);
+        for (let l = 0; l < cfg.numLayers; l++) model.block(ws, l, null);
+        model.headRaw(ws); // the soft-cap is fused with the loss and its gradient
+        sum += bw.lossAndBackward(ws, mIds, mTargets, 1 / scored, params.grads).sum;
         r = acc.microStep();
       }
       if (!r?.stepped) throw new Error("internal: the last micro-batch did not run an optimizer step");
