@@ -51,6 +51,11 @@ inline View<uint16_t> u16_arg(const Napi::CallbackInfo& info, size_t i, const ch
   return typed_arg<uint16_t, napi_uint16_array>(info, i, kernel, name, "Uint16Array");
 }
 
+// A Float64Array (per-row sums the kernels return in double: logits.cc, sae.cc).
+inline View<double> f64_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  return typed_arg<double, napi_float64_array>(info, i, kernel, name, "Float64Array");
+}
+
 inline double num_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   if (i >= info.Length() || !info[i].IsNumber()) fail_type(info.Env(), std::string(kernel) + ": argument '" + name + "' must be a number");
   return info[i].As<Napi::Number>().DoubleValue();

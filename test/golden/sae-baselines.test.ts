@@ -11,8 +11,8 @@ import type { Backend, FloatArray } from "../../src/core/backend.ts";
 import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import { SafetensorsFile } from "../../src/io/safetensors.ts";
 import { BASELINE_FACTORIES } from "../../src/sae/baselines/index.ts";
-import { SPARSE_DECODER } from "../../src/sae/sparse-codes.ts";
 import type { BaselineArch, LossParts, SaeHyper } from "../../src/sae/types.ts";
+import { withDecoder } from "../helpers/sparse-decoder.ts";
 
 const DIR = join(import.meta.dirname, "sae");
 const native = nativeBackend();
@@ -84,18 +84,6 @@ function run(arch: BaselineArch, backend: Backend, arrayType: "f32" | "f64", tol
     }
   } finally {
     f.close();
-  }
-}
-
-/** Runs f with the sparse decoder (sparse-codes.ts) forced on or off, whatever the codes' density. */
-function withDecoder<T>(sparse: boolean, f: () => T): T {
-  const keep = { ...SPARSE_DECODER };
-  SPARSE_DECODER.maxDensity = sparse ? 1 : -1;
-  SPARSE_DECODER.minDecoderSize = 0;
-  try {
-    return f();
-  } finally {
-    Object.assign(SPARSE_DECODER, keep);
   }
 }
 

@@ -10,8 +10,8 @@ import type { Backend, FloatArray } from "../../src/core/backend.ts";
 import { nativeBackend, refBackend } from "../../src/core/backends/index.ts";
 import { SafetensorsFile } from "../../src/io/safetensors.ts";
 import { PAPER_FACTORIES } from "../../src/sae/paper/index.ts";
-import { SPARSE_DECODER } from "../../src/sae/sparse-codes.ts";
 import { isSaeArch, type PaperArch, type SaeHyper, type SaeModule } from "../../src/sae/types.ts";
+import { withDecoder } from "../helpers/sparse-decoder.ts";
 
 const DIR = join(import.meta.dirname, "sae");
 const CASES = [
@@ -120,18 +120,6 @@ function run<A extends FloatArray>(
   const unchecked = g.names.filter((n) => /^(param|grad|state|state_after)\./.test(n) && !known.has(n));
   assert.deepEqual(unchecked, [], `${label}: golden tensors the module does not have`);
   return worst;
-}
-
-/** Runs f with the decoder on sparse codes (sparse-codes.ts) forced on or off, whatever the density. */
-function withDecoder<T>(sparse: boolean, f: () => T): T {
-  const keep = { ...SPARSE_DECODER };
-  SPARSE_DECODER.maxDensity = sparse ? 1 : -1;
-  SPARSE_DECODER.minDecoderSize = 0;
-  try {
-    return f();
-  } finally {
-    Object.assign(SPARSE_DECODER, keep);
-  }
 }
 
 for (const c of CASES) {

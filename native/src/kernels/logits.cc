@@ -13,10 +13,6 @@
 namespace msae {
 namespace {
 
-View<double> f64_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
-  return typed_arg<double, napi_float64_array>(info, i, kernel, name, "Float64Array");
-}
-
 inline float max_of(const float* x, int64_t n) {
   float mx = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : mx)

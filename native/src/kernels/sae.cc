@@ -21,10 +21,6 @@
 namespace msae {
 namespace {
 
-View<double> f64_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
-  return typed_arg<double, napi_float64_array>(info, i, kernel, name, "Float64Array");
-}
-
 View<int32_t> i32_opt(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   if (i < info.Length() && (info[i].IsNull() || info[i].IsUndefined())) return View<int32_t>{nullptr, 0};
   return i32_arg(info, i, kernel, name);

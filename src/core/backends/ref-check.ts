@@ -89,6 +89,13 @@ export function u16s(kernel: string, name: string, a: Uint16Array, n: number): U
   return a;
 }
 
+/** A Float64Array of exactly n entries (the float64 per-row outputs of the eval and SAE kernels). */
+export function f64s(kernel: string, name: string, a: Float64Array, n: number): Float64Array {
+  if (!(a instanceof Float64Array)) throw new TypeError(`${kernel}: argument '${name}' must be a Float64Array`);
+  if (a.length !== n) throw new RangeError(`${kernel}: argument '${name}' has ${a.length} entries, expected ${n}`);
+  return a;
+}
+
 /** Every entry of ids in [0, bound); lo = -1 also lets -1 through (ignored targets). */
 export function indicesIn(kernel: string, name: string, ids: Int32Array, bound: number, allowMinusOne = false): void {
   for (let i = 0; i < ids.length; i++) {

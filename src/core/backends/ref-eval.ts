@@ -4,13 +4,8 @@
  *   logitCompare:  lseQ_r = logsumexp(q_r), pq_r = sum_v p_rv q_rv
  */
 import type { FloatArray } from "../backend.ts";
-import { floats } from "./ref-check.ts";
+import { f64s, floats } from "./ref-check.ts";
 import { RefNn } from "./ref-nn.ts";
-
-function f64s(kernel: string, name: string, a: Float64Array, n: number): void {
-  if (!(a instanceof Float64Array)) throw new TypeError(`${kernel}: argument '${name}' must be a Float64Array`);
-  if (a.length !== n) throw new RangeError(`${kernel}: '${name}' has ${a.length} entries, expected rows = ${n}`);
-}
 
 export class RefEval extends RefNn {
   logitSoftmax(

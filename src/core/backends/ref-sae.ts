@@ -3,13 +3,8 @@
  */
 import type { FloatArray } from "../backend.ts";
 import type { ScaleNormConstants } from "../backend-sae.ts";
-import { floats, int32s, num } from "./ref-check.ts";
+import { f64s, floats, int32s, num } from "./ref-check.ts";
 import { RefEval } from "./ref-eval.ts";
-
-function f64s(kernel: string, name: string, a: Float64Array, n: number): void {
-  if (!(a instanceof Float64Array)) throw new TypeError(`${kernel}: argument '${name}' must be a Float64Array`);
-  if (a.length !== n) throw new RangeError(`${kernel}: '${name}' has ${a.length} entries, expected ${n}`);
-}
 
 function constants(K: string, k: ScaleNormConstants, d: number, like: FloatArray): number {
   num(K, "a", k.a);
