@@ -56,9 +56,14 @@ export class SparseCodes<A extends FloatArray> {
     return m * d >= SPARSE_DECODER.minDecoderSize && SPARSE_DECODER.maxDensity >= 0;
   }
 
+  /** The most entries codes over rows x m may have for the sparse decoder (maxDensity rows m). */
+  static maxNnz(rows: number, m: number): number {
+    return Math.floor(SPARSE_DECODER.maxDensity * rows * m);
+  }
+
   /** True when codes with nnz entries over rows x m allow the sparse decoder. */
   static useSparse(nnz: number, rows: number, m: number): boolean {
-    return nnz <= SPARSE_DECODER.maxDensity * rows * m;
+    return nnz <= SparseCodes.maxNnz(rows, m);
   }
 
   private ensure(rows: number, cap: number): void {
@@ -74,15 +79,21 @@ export class SparseCodes<A extends FloatArray> {
     this.transposed = false;
   }
 
-  /** S = the nonzeros of h [rows, m]. Returns nnz. Storage grows to the largest nnz seen (+25%), not rows m. */
-  fromDense(h: A, rows: number): number {
-    this.ensure(rows, Math.min(rows * this.m, Math.max(this.idx.length, 1024)));
+  /**
+   * S = the nonzeros of h [rows, m], when there are at most maxNnz of them (default rows m);
+   * returns their count either way. Past maxNnz only the count is taken (the kernel's count pass)
+   * and S is left unfilled: the caller runs the dense decoder (useSparse is false for that count
+   * when maxNnz = maxNnz(rows, m)). Storage grows to the largest nnz used (+25%), never past maxNnz.
+   */
+  fromDense(h: A, rows: number, maxNnz = rows * this.m): number {
+    const limit = Math.max(0, Math.min(rows * this.m, maxNnz));
+    this.ensure(rows, Math.min(limit, Math.max(this.idx.length, 1024)));
     let nnz = this.bk.csrFromDense(h, rows, this.m, this.rowPtr, this.idx, this.val);
-    if (nnz > this.idx.length) {
-      this.ensure(rows, Math.min(rows * this.m, Math.ceil(nnz * 1.25)));
+    if (nnz > this.idx.length && nnz <= limit) {
+      this.ensure(rows, Math.min(limit, Math.ceil(nnz * 1.25)));
       nnz = this.bk.csrFromDense(h, rows, this.m, this.rowPtr, this.idx, this.val);
     }
-    this.nnz = nnz;
+    this.nnz = nnz <= this.idx.length ? nnz : 0;
     return nnz;
   }
 

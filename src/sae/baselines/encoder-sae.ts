@@ -111,7 +111,7 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
    * Only called for archs with sparseDecoder, whose d L / d h is needed at the active latents only.
    */
   protected codesToSparse(h: A, rows: number): number {
-    return this.sparse.fromDense(h, rows);
+    return this.sparse.fromDense(h, rows, SparseCodes.maxNnz(rows, this.m));
   }
 
   trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {

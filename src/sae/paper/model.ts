@@ -193,7 +193,8 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
     if (this.attn) this.attn.forward(this.u, this.h, rows, this.hp);
     // The decoder over the nonzeros of h' when they are few enough (sparse-codes.ts), else one GEMM.
     this.sparseOn =
-      SparseCodes.sizeAllows(m, d) && SparseCodes.useSparse(this.sparse.fromDense(this.hp, rows), rows, m);
+      SparseCodes.sizeAllows(m, d) &&
+      SparseCodes.useSparse(this.sparse.fromDense(this.hp, rows, SparseCodes.maxNnz(rows, m)), rows, m);
     if (this.sparseOn) this.sparse.decode(this.wDec.data, d, 1, 0, this.y);
     else be.gemm(false, false, rows, d, m, 1, this.hp, m, this.wDec.data, d, 0, this.y, d);
     be.addBias(this.y, this.bDec.data, rows, d, this.y);
