@@ -128,8 +128,7 @@ export class SparseCodes<A extends FloatArray> {
 
   /** dh [rows, m] = (accumulate ? dh : 0) + alpha g W^T at the entries of S (0 elsewhere). g [rows, d], W [m, d]. */
   codeGrad(g: A, W: A, d: number, alpha: number, accumulate: boolean, dh: A): void {
-    this.bk.sddmm(this.rowPtr, this.idx, this.rows, g, W, d, alpha, this.dh);
-    this.bk.csrScatter(this.rowPtr, this.idx, this.dh, this.rows, this.m, accumulate, dh);
+    this.scatter(this.codeGradValues(g, W, d, alpha), accumulate, dh);
   }
 
   /** Like codeGrad, but leaves the values at the entries (nnz) in `values()`'s order, not scattered. */
