@@ -222,7 +222,7 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
         gemm_s: gemmS,
         other_s: stepS - gemmS,
         gemm_share: gemmS / stepS,
-        kernels: table.slice(0, 6).map((k) => `${k.kernel} x${k.calls} ${(k.seconds * 1e3).toFixed(1)} ms`),
+        kernels: table.slice(0, 40).map((k) => `${k.kernel} x${k.calls} ${(k.seconds * 1e3).toFixed(1)} ms`),
       };
       cases.push(row);
       opts.log(formatCaseLine(row));

@@ -39,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   msae::RegisterNorms(env, exports);
   msae::RegisterSoftmax(env, exports);
   msae::RegisterTopk(env, exports);
+  msae::RegisterBatchTopk(env, exports);
   msae::RegisterEmbed(env, exports);
   msae::RegisterAdam(env, exports);
   msae::RegisterConvert(env, exports);

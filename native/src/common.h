@@ -51,6 +51,12 @@ inline View<uint16_t> u16_arg(const Napi::CallbackInfo& info, size_t i, const ch
   return typed_arg<uint16_t, napi_uint16_array>(info, i, kernel, name, "Uint16Array");
 }
 
+// A Uint8Array or null (0/1 masks such as the dead-feature mask of AuxK); n = 0 for null.
+inline View<uint8_t> u8_opt(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
+  if (i < info.Length() && (info[i].IsNull() || info[i].IsUndefined())) return View<uint8_t>{nullptr, 0};
+  return typed_arg<uint8_t, napi_uint8_array>(info, i, kernel, name, "Uint8Array");
+}
+
 // A Float64Array (per-row sums the kernels return in double: logits.cc, sae.cc).
 inline View<double> f64_arg(const Napi::CallbackInfo& info, size_t i, const char* kernel, const char* name) {
   return typed_arg<double, napi_float64_array>(info, i, kernel, name, "Float64Array");
@@ -83,6 +89,7 @@ void RegisterReduce(Napi::Env env, Napi::Object exports);     // reduce.cc
 void RegisterNorms(Napi::Env env, Napi::Object exports);      // norms.cc
 void RegisterSoftmax(Napi::Env env, Napi::Object exports);    // softmax.cc (softmax, causal, cross-entropy)
 void RegisterTopk(Napi::Env env, Napi::Object exports);       // topk.cc
+void RegisterBatchTopk(Napi::Env env, Napi::Object exports);  // batch_topk.cc
 void RegisterEmbed(Napi::Env env, Napi::Object exports);      // embed.cc (gather, scatter-add, rope)
 void RegisterAdam(Napi::Env env, Napi::Object exports);       // adam.cc
 void RegisterConvert(Napi::Env env, Napi::Object exports);    // convert.cc (f16/bf16)

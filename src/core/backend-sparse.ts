@@ -14,6 +14,18 @@
  *   sddmm(rowPtr, idx, rows, A, B, n, alpha, out)  out_e = alpha <A[r], B[idx_e]>,  A [rows, n], B [cols, n]
  *   csrScatter(rowPtr, idx, val, rows, cols, accumulate, out)  out [rows, cols] = S (0 elsewhere), or
  *                                                 out += S when accumulate; duplicate entries add
+ *   topkSelect(x, bias, rows, cols, k, idx, val, mask, kAux, auxIdx, auxVal)   with v = ReLU(x + bias)
+ *                                                 (bias [cols] or null; NaN stays NaN): idx / val [rows, k]
+ *                                                 the k largest v of each row (equal values: the lower
+ *                                                 column; NaN ranks as -inf), in increasing column order; when
+ *                                                 mask [cols] is given, auxIdx / auxVal [rows, kAux] the kAux
+ *                                                 largest v over the columns with mask != 0 (kAux <= their
+ *                                                 count; without a mask auxIdx / auxVal are empty)
+ *   batchTopkSelect(x, bias, rows, cols, K, rowPtr, idx, val)   with v = ReLU(x + bias): the K largest v
+ *                                                 of the whole batch [rows, cols] (equal values: the lower
+ *                                                 flat index r cols + c; NaN ranks as -inf) as a CSR of K
+ *                                                 entries, columns increasing within a row (BatchTopK)
+ *   addTransposed(t, rows, cols, alpha, out)      out [cols, rows] += alpha t^T,  t [rows, cols]
  *
  * The decoder of an SAE with codes h [rows, m] as S: x^ = spmm(S, W_dec); W_dec.grad += spmm(S^T, g);
  * dh at the active entries = sddmm(S, g, W_dec): nnz * d multiply-adds each instead of rows * m * d.
@@ -63,4 +75,28 @@ export interface SparseKernels {
     accumulate: boolean,
     out: FloatArray,
   ): void;
+  topkSelect(
+    x: FloatArray,
+    bias: FloatArray | null,
+    rows: number,
+    cols: number,
+    k: number,
+    idx: Int32Array,
+    val: FloatArray,
+    mask: Uint8Array | null,
+    kAux: number,
+    auxIdx: Int32Array,
+    auxVal: FloatArray,
+  ): void;
+  batchTopkSelect(
+    x: FloatArray,
+    bias: FloatArray | null,
+    rows: number,
+    cols: number,
+    K: number,
+    rowPtr: Int32Array,
+    idx: Int32Array,
+    val: FloatArray,
+  ): void;
+  addTransposed(t: FloatArray, rows: number, cols: number, alpha: number, out: FloatArray): void;
 }

@@ -29,8 +29,8 @@ export class AuxK<A extends FloatArray> {
   private idxView: Int32Array = new Int32Array(0);
   private readonly liveBias: A; // [m] 0 on dead features, -inf on live ones
   private readonly sparse: SparseCodes<A>;
-  private readonly make: (n: number) => A;
-  private preAt: A; // [rows * kAux] pre at the selected entries
+  /** d aux / d pre at the selection's entries after selectionLoss (a view; empty when gw = 0). */
+  grad: A;
 
   constructor(bk: Backend, d: number, m: number, auxK: number, coef: number, make: (n: number) => A) {
     this.bk = bk;
@@ -42,8 +42,7 @@ export class AuxK<A extends FloatArray> {
     this.idxStore = new RowWorkspace((n) => new Int32Array(n), { idx: coef > 0 ? Math.min(auxK, m) : 0 });
     this.liveBias = make(m);
     this.sparse = new SparseCodes(bk, m, make);
-    this.make = make;
-    this.preAt = make(0);
+    this.grad = make(0);
   }
 
   /**
@@ -60,12 +59,9 @@ export class AuxK<A extends FloatArray> {
     dpre: FloatArray, // [rows, m] accumulated
   ): number {
     const { m, d, bk } = this;
-    if (this.coef === 0 || dead === null) return 0;
-    if (dead.length !== m) throw new RangeError(`AuxK: deadMask has ${dead.length} entries, expected m = ${m}`);
-    let nDead = 0;
-    for (let i = 0; i < m; i++) if (dead[i]) nDead++;
-    if (nDead === 0) return 0;
-    const kAux = Math.min(this.auxK, nDead);
+    const plan = this.plan(dead);
+    if (plan === null || dead === null) return 0;
+    const { kAux, scale } = plan;
     const w = this.ws.at(rows);
     const idx = this.idx(rows, kAux);
     const masked = w.masked;
@@ -74,9 +70,12 @@ export class AuxK<A extends FloatArray> {
     bk.relu(pre, masked);
     bk.addBias(masked, this.liveBias, rows, m, masked);
     bk.topkRows(masked, rows, m, kAux, w.a, idx);
-    const scale = this.coef * Math.min(nDead / this.auxK, 1);
-    if (SparseCodes.sizeAllows(m, d) && SparseCodes.useSparse(rows * kAux, rows, m))
-      return this.sparseLoss(pre, e, rows, idx, kAux, scale, W_dec, gw, dpre);
+    if (SparseCodes.sizeAllows(m, d) && SparseCodes.useSparse(rows * kAux, rows, m)) {
+      this.sparse.fromRowIndices(w.a, idx, rows, kAux);
+      const aux = this.selectionLoss(e, rows, scale, W_dec, gw);
+      if (gw !== 0) this.sparse.scatter(this.grad, true, dpre as A);
+      return aux;
+    }
     // ra = e - a W_dec
     w.ra.set(e);
     bk.gemm(false, false, rows, d, m, -1, w.a, m, W_dec.data, d, 1, w.ra, d);
@@ -95,24 +94,41 @@ export class AuxK<A extends FloatArray> {
   }
 
   /**
-   * The same loss and backward with a as a sparse matrix of its k_aux entries per row
-   * (sparse-codes.ts): e^ = a W_dec, W_dec.grad and d a on those entries only.
+   * k_aux and the loss scale coef min(n_dead / auxK, 1) for the dead mask [m], or null when the
+   * loss is 0 (coef 0, no mask or no dead feature).
    */
-  private sparseLoss(
-    pre: FloatArray, // [rows, m]
-    e: FloatArray, // [rows, d]
-    rows: number,
-    idx: Int32Array, // [rows, kAux]
-    kAux: number,
-    scale: number,
-    W_dec: Parameter<A>, // [m, d]
-    gw: number,
-    dpre: FloatArray, // [rows, m] accumulated
-  ): number {
+  plan(dead: Uint8Array | null): { kAux: number; scale: number } | null {
+    if (this.coef === 0 || dead === null) return null;
+    if (dead.length !== this.m)
+      throw new RangeError(`AuxK: deadMask has ${dead.length} entries, expected m = ${this.m}`);
+    let nDead = 0;
+    for (let i = 0; i < this.m; i++) if (dead[i]) nDead++;
+    if (nDead === 0) return null;
+    return { kAux: Math.min(this.auxK, nDead), scale: this.coef * Math.min(nDead / this.auxK, 1) };
+  }
+
+  /**
+   * Views [rows * kAux] of the selection's columns and values (a's entries, a = ReLU(pre) >= 0) for
+   * a kernel to fill (topkSelect) before selectionLoss.
+   */
+  selection(rows: number, kAux: number): { idx: Int32Array; val: A } {
+    return this.sparse.uniform(rows, kAux);
+  }
+
+  /** The selection as a sparse matrix [rows, m] (its pattern, for the encoder's backward). */
+  get selected(): SparseCodes<A> {
+    return this.sparse;
+  }
+
+  /**
+   * The loss and its backward with a = the selection already in `selected` (k_aux entries per
+   * row): e^ = a W_dec, W_dec.grad on a's rows and d aux / d pre on its entries, zero where a = 0
+   * (the ReLU), left in `grad` in the selection's order (nothing scattered). e [rows, d].
+   */
+  selectionLoss(e: FloatArray, rows: number, scale: number, W_dec: Parameter<A>, gw: number): number {
     const { d, bk } = this;
     const w = this.ws.at(rows);
     const sc = this.sparse;
-    sc.fromRowIndices(w.a, idx, rows, kAux);
     w.ra.set(e);
     sc.decode(W_dec.data, d, -1, 1, w.ra);
     const aux = (scale * bk.sumSquares(w.ra)) / rows;
@@ -120,10 +136,11 @@ export class AuxK<A extends FloatArray> {
       const g = (-2 * scale * gw) / rows;
       sc.decoderGrad(w.ra, d, g, W_dec);
       const da = sc.codeGradValues(w.ra, W_dec.data, d, g);
-      const preAt = this.preAt.length >= da.length ? this.preAt : (this.preAt = this.make(da.length));
-      sc.gather(pre as A, preAt);
-      for (let i = 0; i < da.length; i++) if (!(preAt[i] > 0)) da[i] = 0; // ReLU backward
-      sc.scatter(da, true, dpre as A);
+      const a = sc.values();
+      for (let i = 0; i < da.length; i++) if (!(a[i] > 0)) da[i] = 0; // ReLU backward (a = ReLU(pre))
+      this.grad = da;
+    } else {
+      this.grad = this.grad.subarray(0, 0) as A;
     }
     return aux;
   }

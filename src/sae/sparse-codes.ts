@@ -18,6 +18,23 @@ import type { Backend, FloatArray } from "../core/backend.ts";
 import type { Parameter } from "../core/parameter.ts";
 
 /**
+ * Column statistics of dense codes h [rows, m] (SaeModule.codeColumnStats): colSum [m] = the column
+ * sums (overwritten), fired [m] += the count of entries > 0 per column.
+ */
+export function denseColumnStats(
+  bk: Backend,
+  h: FloatArray,
+  rows: number,
+  m: number,
+  colSum: FloatArray,
+  fired: Int32Array,
+): void {
+  bk.sumRows(h, rows, m, colSum, false);
+  bk.activeStats(h, rows, m, fired, denseStats);
+}
+const denseStats = new Float64Array(2);
+
+/**
  * When the SAE step runs its decoder on sparse codes: a decoder of at least minDecoderSize
  * weights (m d; below it W_dec sits in cache and the dense GEMM wins: measured on d = m = 256,
  * where the CSR build and spmm cost more than the GEMMs they replace) and codes of density
@@ -37,6 +54,7 @@ export class SparseCodes<A extends FloatArray> {
   private colPtr: Int32Array;
   private rowIdx = new Int32Array(0);
   private valT: A;
+  private valT2: A; // [nnz] S^T's values for transposedProduct
   private dh: A; // [nnz] scratch of codeGrad
   private transposed = false;
 
@@ -47,6 +65,7 @@ export class SparseCodes<A extends FloatArray> {
   ) {
     this.val = make(0);
     this.valT = make(0);
+    this.valT2 = make(0);
     this.dh = make(0);
     this.colPtr = new Int32Array(m + 1);
   }
@@ -73,6 +92,7 @@ export class SparseCodes<A extends FloatArray> {
       this.val = this.make(cap);
       this.rowIdx = new Int32Array(cap);
       this.valT = this.make(cap);
+      this.valT2 = this.make(cap);
       this.dh = this.make(cap);
     }
     this.rows = rows;
@@ -105,6 +125,92 @@ export class SparseCodes<A extends FloatArray> {
     this.nnz = rows * k;
     this.bk.csrGather(h, rows, this.m, this.rowPtr, this.idx, this.val);
     return this.nnz;
+  }
+
+  /**
+   * S with k entries in each of rows rows (TopK's selection): returns views of its column indices
+   * and values [rows * k], for a kernel (topkSelect) to fill before S is used.
+   */
+  uniform(rows: number, k: number): { idx: Int32Array; val: A } {
+    this.ensure(rows, rows * k);
+    for (let r = 0; r <= rows; r++) this.rowPtr[r] = r * k;
+    this.nnz = rows * k;
+    return { idx: this.idx.subarray(0, this.nnz), val: this.val.subarray(0, this.nnz) as A };
+  }
+
+  /**
+   * S = the K largest ReLU(pre + bias) of the whole batch pre [rows, m] (BatchTopK; bias [m] or
+   * null), columns increasing within a row (backend.batchTopkSelect).
+   */
+  fromBatchTopK(pre: A, bias: A | null, rows: number, K: number): void {
+    this.ensure(rows, K);
+    this.bk.batchTopkSelect(pre, bias, rows, this.m, K, this.rowPtr, this.idx, this.val);
+    this.nnz = K;
+  }
+
+  /**
+   * S = the entries of src with a column in [c0, c1), in src's order (src's rows sorted by column
+   * give a column group of the codes: matryoshka's prefixes); src's entry of each is written into
+   * srcPos [nnz] (grown as needed; returned).
+   */
+  fromColumnRange(src: SparseCodes<A>, c0: number, c1: number, srcPos: Int32Array): Int32Array {
+    const rows = src.rows;
+    let n = 0;
+    for (let e = 0; e < src.nnz; e++) if (src.idx[e] >= c0 && src.idx[e] < c1) n++;
+    this.ensure(rows, n);
+    const pos = srcPos.length >= n ? srcPos : new Int32Array(Math.ceil(n * 1.25));
+    let o = 0;
+    this.rowPtr[0] = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let e = src.rowPtr[r]; e < src.rowPtr[r + 1]; e++) {
+        const c = src.idx[e];
+        if (c < c0 || c >= c1) continue;
+        this.idx[o] = c;
+        this.val[o] = src.val[e];
+        pos[o++] = e;
+      }
+      this.rowPtr[r + 1] = o;
+    }
+    this.nnz = n;
+    return pos;
+  }
+
+  /** The column indices of S (a view of nnz entries, values()'s order). */
+  columns(): Int32Array {
+    return this.idx.subarray(0, this.nnz);
+  }
+
+  /** The number of entries of S with a value > 0 (the active codes, for L0). */
+  countPositive(): number {
+    const v = this.val;
+    let n = 0;
+    for (let e = 0; e < this.nnz; e++) if (v[e] > 0) n++;
+    return n;
+  }
+
+  /** colSum [m] = S's column sums (overwritten), fired [m] += the count of entries > 0 per column. */
+  columnStats(colSum: A, fired: Int32Array): void {
+    colSum.fill(0);
+    const { idx, val } = this;
+    for (let e = 0; e < this.nnz; e++) {
+      colSum[idx[e]] += val[e];
+      if (val[e] > 0) fired[idx[e]]++;
+    }
+  }
+
+  /** out [m] += the column sums of S with the given values [nnz] (duplicates add). */
+  addColumnSums(values: A, out: A): void {
+    const idx = this.idx;
+    for (let e = 0; e < this.nnz; e++) out[idx[e]] += values[e];
+  }
+
+  /**
+   * out [m, n] = beta out + S'^T B with S' = S's pattern with the given values [nnz], B [rows, n]
+   * (the encoder's weight gradient x^T dpre, transposed, for dpre on S's entries).
+   */
+  transposedProduct(values: A, B: A, n: number, beta: number, out: A): void {
+    this.bk.csrTranspose(this.rowPtr, this.idx, values, this.rows, this.m, this.colPtr, this.rowIdx, this.valT2);
+    this.bk.spmm(this.colPtr, this.rowIdx, this.valT2, this.m, B, n, 1, beta, out);
   }
 
   /** The values of S (a view of nnz entries; overwrite to change S's values, e.g. into a gradient). */

@@ -124,6 +124,11 @@ export interface SaeModule<A extends FloatArray = FloatArray> {
   /** h' [rows, m] of the last trainBatch or forward (a workspace view; copy what you keep). */
   codes(): A;
   /**
+   * Column statistics of codes() without materializing them where the module holds them sparse:
+   * colSum [m] = sum_b h'_bi (overwritten), fired [m] += #{b : h'_bi > 0}. Returns rows.
+   */
+  codeColumnStats(colSum: A, fired: Int32Array): number;
+  /**
    * Inference (state frozen): codes [rows, m] = h' and recon [rows, d] in the input space.
    * batchtopk / matryoshka use their per-feature threshold (JumpReLU form).
    */

@@ -70,7 +70,22 @@ function run(arch: BaselineArch, backend: Backend, arrayType: "f32" | "f64", tol
       assert.ok(want === parts[key] || err < tol.loss, `${arch} loss.${key}: ${parts[key]} vs golden ${want}`);
     }
     if (arch !== "relu" && arch !== "jumprelu") assert.ok(parts.aux > 0, "aux is exercised");
-    assert.ok(normwise(sae.codes(), read("out.codes")) < tol.tensor, `${arch} out.codes`);
+    // Column sums and firing counts (the trainer's statistics; sparse codes answer from their
+    // entries, before codes() materializes them) against the golden codes.
+    const m = hyper.m;
+    const colSum = new (x.constructor as { new (n: number): FloatArray })(m);
+    const fired = new Int32Array(m);
+    assert.equal(sae.codeColumnStats(colSum, fired), rows);
+    const gc = read("out.codes");
+    const wantSum = new Float64Array(m);
+    const wantFired = new Int32Array(m);
+    for (let i = 0; i < gc.length; i++) {
+      wantSum[i % m] += gc[i];
+      if (gc[i] > 0) wantFired[i % m]++;
+    }
+    assert.ok(normwise(colSum, wantSum) < tol.tensor, `${arch} codeColumnStats sums`);
+    assert.deepEqual(fired, wantFired, `${arch} codeColumnStats firing counts`);
+    assert.ok(normwise(sae.codes(), gc) < tol.tensor, `${arch} out.codes`);
     const res = new (x.constructor as { new (n: number): FloatArray })(x.length);
     sae.decoderResidual(res);
     const xhat = Float64Array.from(x, (v, i) => v - res[i]);

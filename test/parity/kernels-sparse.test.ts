@@ -33,6 +33,11 @@ function toCsr(B: Backend, x: Float32Array, rows: number, cols: number): Csr {
   return { rowPtr, idx, val, nnz };
 }
 
+/** Sorts each row's k indices ascending (topkRows lists them by value; topkSelect by column). */
+function byColumn(idx: Int32Array, k: number): void {
+  for (let o = 0; o + k <= idx.length && k > 0; o += k) idx.subarray(o, o + k).sort();
+}
+
 const SHAPES: [number, number, number, number][] = [
   // rows, cols (= m), n (= d), density
   [2, 3, 1, 0.5],
@@ -117,6 +122,158 @@ describe("parity: sparse-code kernels", { skip }, () => {
       assertClose("sddmm vs sampled gemm", sd(native), sampled);
     });
   }
+
+  for (const [rows, cols, k, kAux, withBias] of [
+    [1, 5, 2, 1, true],
+    [9, 64, 3, 5, false],
+    [33, 300, 8, 40, true],
+    [17, 2048, 32, 256, true],
+    [8, 4096, 16, 60, true],
+    [5, 100, 0, 7, true],
+  ] as [number, number, number, number, boolean][]) {
+    test(`topkSelect ${rows}x${cols} k ${k} kAux ${kAux}: ref, native and topkRows of ReLU(x + b) agree`, () => {
+      // Integer-valued x makes ties; a third of the columns are "dead".
+      const x = new Float32Array(rows * cols);
+      for (let i = 0; i < x.length; i++) x[i] = Math.round(normal(rng, 1)[0] * 4);
+      const bias = withBias ? normal(rng, cols) : null;
+      const mask = new Uint8Array(cols);
+      for (let c = 0; c < cols; c++) mask[c] = c % 3 === 1 ? 1 : 0;
+      const run = (be: Backend) => {
+        const o = {
+          idx: new Int32Array(rows * k),
+          val: new Float32Array(rows * k),
+          auxIdx: new Int32Array(rows * kAux),
+          auxVal: new Float32Array(rows * kAux),
+        };
+        be.topkSelect(x, bias, rows, cols, k, o.idx, o.val, mask, kAux, o.auxIdx, o.auxVal);
+        return o;
+      };
+      const a = run(native);
+      const b = run(ref);
+      assertExact("idx", a.idx, b.idx);
+      assertExact("val", a.val, b.val);
+      assertExact("auxIdx", a.auxIdx, b.auxIdx);
+      assertExact("auxVal", a.auxVal, b.auxVal);
+      // Independent: the dense kernels (addBias, relu, topkRows; live columns at -inf for aux).
+      const v = new Float32Array(rows * cols);
+      if (bias) ref.addBias(x, bias, rows, cols, v);
+      else v.set(x);
+      ref.relu(v, v);
+      const out = new Float32Array(rows * cols);
+      if (k > 0) {
+        const idx = new Int32Array(rows * k);
+        ref.topkRows(v, rows, cols, k, out, idx);
+        byColumn(idx, k);
+        assertExact("idx = topkRows (by column)", a.idx, idx);
+        for (let i = 0; i < idx.length; i++) assert.equal(a.val[i], v[Math.floor(i / k) * cols + idx[i]]);
+      }
+      const masked = v.map((y, i) => (mask[i % cols] ? y : Number.NEGATIVE_INFINITY));
+      const auxIdx = new Int32Array(rows * kAux);
+      ref.topkRows(masked, rows, cols, kAux, out, auxIdx);
+      byColumn(auxIdx, kAux);
+      assertExact("auxIdx = topkRows over the masked columns (by column)", a.auxIdx, auxIdx);
+      // Without a mask: no aux selection.
+      for (const be of [native, ref]) {
+        const idx = new Int32Array(rows * k);
+        be.topkSelect(
+          x,
+          bias,
+          rows,
+          cols,
+          k,
+          idx,
+          new Float32Array(rows * k),
+          null,
+          0,
+          new Int32Array(0),
+          new Float32Array(0),
+        );
+        assertExact("idx without mask", idx, a.idx);
+      }
+    });
+  }
+
+  test("topkSelect: kAux past the masked columns and bad lengths are one-line RangeErrors", () => {
+    const x = new Float32Array(2 * 4);
+    const mask = new Uint8Array([1, 0, 0, 1]);
+    for (const be of [native, ref]) {
+      const sel = (kAux: number, idxLen = 2) =>
+        be.topkSelect(
+          x,
+          null,
+          2,
+          4,
+          1,
+          new Int32Array(idxLen),
+          new Float32Array(2),
+          mask,
+          kAux,
+          new Int32Array(2 * kAux),
+          new Float32Array(2 * kAux),
+        );
+      assertThrowsOneLine("kAux > masked", () => sel(3), RangeError);
+      assertThrowsOneLine("idx length", () => sel(1, 3), RangeError);
+    }
+  });
+
+  for (const [label, rows, cols, K, make] of [
+    ["ties", 9, 70, 40, (i: number) => Math.round(normal(rng, 1)[0] * 3) + (i % 7 === 0 ? 0.5 : 0)],
+    ["gaussian", 64, 512, 64 * 8, () => normal(rng, 1)[0]],
+    ["few positives: zeros fill up", 8, 40, 30, (i: number) => (i % 13 === 0 ? 1 + (i % 5) : -1)],
+    ["positives in few blocks", 4, 64, 20, (i: number) => (i % 64 < 16 ? 1 + (i % 3) : -2)],
+  ] as [string, number, number, number, (i: number) => number][]) {
+    test(`batchTopkSelect (${label}) ${rows}x${cols} K ${K}: ref, native and the dense batch TopK agree`, () => {
+      const x = Float32Array.from({ length: rows * cols }, (_, i) => make(i));
+      const bias = label === "gaussian" ? normal(rng, cols) : null;
+      const run = (be: Backend) => {
+        const o = { rowPtr: new Int32Array(rows + 1), idx: new Int32Array(K), val: new Float32Array(K) };
+        be.batchTopkSelect(x, bias, rows, cols, K, o.rowPtr, o.idx, o.val);
+        return o;
+      };
+      const a = run(native);
+      const b = run(ref);
+      assertExact("rowPtr", a.rowPtr, b.rowPtr);
+      assertExact("idx", a.idx, b.idx);
+      assertExact("val", a.val, b.val);
+      // Independent: topkRows over the batch as one row of ReLU(x + b), its flat indices by position.
+      const v = new Float32Array(rows * cols);
+      if (bias) ref.addBias(x, bias, rows, cols, v);
+      else v.set(x);
+      ref.relu(v, v);
+      const flat = new Int32Array(K);
+      ref.topkRows(v, 1, rows * cols, K, new Float32Array(rows * cols), flat);
+      flat.sort();
+      assert.equal(a.rowPtr[rows], K);
+      for (let r = 0; r < rows; r++)
+        for (let e = a.rowPtr[r]; e < a.rowPtr[r + 1]; e++) {
+          assert.equal(r * cols + a.idx[e], flat[e], `entry ${e}`);
+          assert.equal(a.val[e], v[flat[e]]);
+        }
+    });
+  }
+
+  test("addTransposed: out += alpha t^T, native = ref = the definition", () => {
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 70],
+      [65, 33],
+      [300, 129],
+    ]) {
+      const t = normal(rng, rows * cols);
+      const o0 = normal(rng, rows * cols);
+      const run = (be: Backend) => {
+        const o = o0.slice();
+        be.addTransposed(t, rows, cols, -0.5, o);
+        return o;
+      };
+      const want = o0.slice();
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++)
+          want[c * rows + r] = Math.fround(want[c * rows + r] + Math.fround(-0.5 * t[r * cols + c]));
+      assertExact("native", run(native), want);
+      assertClose("ref", run(ref), want);
+    }
+  });
 
   test("a bad CSR is a one-line RangeError, never a read out of bounds", () => {
     const B = new Float32Array(3 * 4);

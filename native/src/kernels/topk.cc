@@ -3,6 +3,11 @@
 //             idx [rows, k] lists the kept columns by value descending, equal values by column
 //             ascending (so ties keep the lower index). NaN ranks below every number.
 //   topkRowsBackward: dx [rows, cols] = dy at idx [rows, k], 0 elsewhere.
+//   topkSelect: the sparse TopK of the SAE step, no dense output: with v = ReLU(x + bias) per row
+//             (bias [cols] or null; NaN stays NaN), idx / val [rows, k] = the k largest v (ties: lower
+//             column; NaN ranks as -inf) in increasing column order, and, when mask [cols] is given,
+//             auxIdx / auxVal [rows, kAux] = the kAux largest v over the columns with mask != 0
+//             (AuxK's dead features), likewise. One read of x.
 // Selection (topk_row): block maxima give a threshold that admits about k candidates, which are
 // then ordered by (value desc, column asc) with nth_element + sort. O(cols + k log k) per row.
 // out may alias x and dx may alias dy (kept values are copied out before a row is cleared).
@@ -41,7 +46,8 @@ struct Scratch {
 // a lower column may win them): usually about k candidates, screened with one vector compare per
 // block. Then nth_element + sort of the candidates by `better`. With few blocks, NaN/-inf at the
 // threshold or tiny rows, every column is a candidate (same selection, just slower).
-void topk_row(const float* x, int64_t cols, int64_t k, Scratch s, float* out, int32_t* idx) {
+// Selects the k best items of x [cols] (by `better`) into cand[0..k) in order; returns nothing.
+void topk_select_row(const float* x, int64_t cols, int64_t k, Scratch s) {
   const float ninf = -std::numeric_limits<float>::infinity();
   Item* cand = s.cand;
   int64_t count = 0;
@@ -80,6 +86,11 @@ void topk_row(const float* x, int64_t cols, int64_t k, Scratch s, float* out, in
   }
   if (count > k) std::nth_element(cand, cand + (k - 1), cand + count, better);
   std::sort(cand, cand + k, better);
+}
+
+void topk_row(const float* x, int64_t cols, int64_t k, Scratch s, float* out, int32_t* idx) {
+  topk_select_row(x, cols, k, s);
+  const Item* cand = s.cand;
   for (int64_t c = 0; c < cols; c++) out[c] = 0.0f;
   for (int64_t j = 0; j < k; j++) {
     out[cand[j].col] = cand[j].val;
@@ -158,11 +169,188 @@ Napi::Value TopkRowsBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- topkSelect: selection into (idx, val) in column order, no dense output
+
+// Per-thread scratch of select_row: cand [cols] items, keys [cols] and bmax copies [cols / kBlock].
+struct SelScratch {
+  Item* cand;
+  float* keys;
+  float* tmp;
+};
+
+// The k best columns of v [cols] (larger key, then lower column; key = v, NaN as -inf) among those
+// whose bit is set in allow (1 bit per column by block of kBlock; null = all), written in increasing
+// column order into idx / val [k]. bmax [cols / kBlock]: each block's max key over its allowed
+// columns (-inf when none). Candidates are the allowed columns of the blocks whose max reaches the
+// k-th largest block max T (a lower bound of the k-th best), plus the tail; the k-th best key thr
+// among them (nth_element on floats) then splits them: all keys > thr, and the lowest columns with
+// key == thr, in one ordered pass (no sort). At least k columns must be allowed.
+void select_row(const float* v, const float* bmax, const uint16_t* allow, int64_t cols, int64_t k, SelScratch s,
+                int32_t* idx, float* val) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t nb = cols / kBlock;
+  Item* cand = s.cand;
+  float T = ninf;
+  if (nb >= 4 * k) {
+    for (int64_t b = 0; b < nb; b++) s.tmp[b] = bmax[b];
+    std::nth_element(s.tmp, s.tmp + (k - 1), s.tmp + nb, [](float p, float q) { return p > q; });
+    T = s.tmp[k - 1];
+  }
+  const bool all = !(T > ninf);  // also when T is -inf: -inf / NaN may be needed, take every allowed column
+  int64_t count = 0;
+  for (int64_t b = 0; b < nb; b++) {
+    if (!all && !(bmax[b] >= T)) continue;
+    const float* vb = v + b * kBlock;
+    uint32_t bits = 0;
+    if (all) {
+      bits = 0xFFFF;
+    } else {
+#pragma omp simd reduction(| : bits)
+      for (int64_t j = 0; j < kBlock; j++) bits |= static_cast<uint32_t>(vb[j] >= T) << j;
+    }
+    if (allow) bits &= allow[b];
+    while (bits != 0) {
+      const int64_t j = __builtin_ctz(bits);
+      bits &= bits - 1;
+      cand[count] = Item{key_of(vb[j]), vb[j], static_cast<int32_t>(b * kBlock + j)};
+      count++;
+    }
+  }
+  for (int64_t c = nb * kBlock; c < cols; c++) {
+    const bool ok = allow == nullptr || ((allow[nb] >> (c - nb * kBlock)) & 1u);
+    if (ok && (all || v[c] >= T)) cand[count++] = Item{key_of(v[c]), v[c], static_cast<int32_t>(c)};
+  }
+  float thr = ninf;
+  int64_t ties = count;  // how many key == thr to keep (all when count == k)
+  if (count > k) {
+    for (int64_t i = 0; i < count; i++) s.keys[i] = cand[i].key;
+    std::nth_element(s.keys, s.keys + (k - 1), s.keys + count, [](float p, float q) { return p > q; });
+    thr = s.keys[k - 1];
+    int64_t above = 0;
+    for (int64_t i = 0; i < count; i++) above += cand[i].key > thr;
+    ties = k - above;
+  }
+  int64_t o = 0;
+  for (int64_t i = 0; i < count && o < k; i++) {
+    const bool take = count <= k || cand[i].key > thr || (cand[i].key == thr && ties-- > 0);
+    if (take) {
+      idx[o] = cand[i].col;
+      val[o++] = cand[i].val;
+    }
+  }
+}
+
+// bmax [nb] = the max key (NaN as -inf) of each block of kBlock of v [nb * kBlock], of v + add when
+// add is given (0 on the allowed columns, -inf on the others).
+void block_max(const float* v, const float* add, int64_t nb, float* bmax) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t b = 0; b < nb; b++) {
+    const float* vb = v + b * kBlock;
+    const float* ab = add ? add + b * kBlock : nullptr;
+    float mx = ninf;
+    if (ab) {
+#pragma omp simd reduction(max : mx)
+      for (int64_t j = 0; j < kBlock; j++) {
+        const float y = vb[j] + ab[j];
+        mx = y > mx ? y : mx;  // NaN never wins
+      }
+    } else {
+#pragma omp simd reduction(max : mx)
+      for (int64_t j = 0; j < kBlock; j++) mx = vb[j] > mx ? vb[j] : mx;
+    }
+    bmax[b] = mx;
+  }
+}
+
+// topkSelect(x, bias, rows, cols, k, idx, val, mask, kAux, auxIdx, auxVal): see the header. Per row
+// v = ReLU(x + bias) goes into a thread scratch row (L2) with the block maxima of v and of v on the
+// masked columns, then the two selections run on it.
+Napi::Value TopkSelect(const Napi::CallbackInfo& info) {
+  const char* K = "topkSelect";
+  Napi::Env env = info.Env();
+  auto x = f32_arg(info, 0, K, "x");
+  auto bias = f32_opt(info, 1, K, "bias");
+  int64_t rows = dim_arg(info, 2, K, "rows"), cols = dim_arg(info, 3, K, "cols");
+  int64_t k = dim_arg(info, 4, K, "k");
+  auto idx = i32_arg(info, 5, K, "idx");
+  auto val = f32_arg(info, 6, K, "val");
+  auto mask = u8_opt(info, 7, K, "mask");
+  int64_t kAux = dim_arg(info, 8, K, "kAux");
+  auto auxIdx = i32_arg(info, 9, K, "auxIdx");
+  auto auxVal = f32_arg(info, 10, K, "auxVal");
+  need(env, cols <= INT32_MAX, K, "cols must fit an Int32Array index");
+  if (k > cols) fail_range(env, std::string(K) + ": k = " + std::to_string(k) + " exceeds cols = " + std::to_string(cols));
+  const int64_t n = mul_dims(env, K, rows, cols);
+  need_len(env, K, "x", x.n, n, "rows*cols");
+  if (bias.p) need_len(env, K, "bias", bias.n, cols, "cols");
+  need_len(env, K, "idx", idx.n, mul_dims(env, K, rows, k), "rows*k");
+  need_len(env, K, "val", val.n, mul_dims(env, K, rows, k), "rows*k");
+  const bool aux = mask.p != nullptr && kAux > 0;
+  if (mask.p) need_len(env, K, "mask", mask.n, cols, "cols");
+  const int64_t nb = cols / kBlock;
+  uint16_t* allow = thread_scratch<uint16_t, 2>(static_cast<size_t>(nb + 1));
+  if (aux) {
+    int64_t nMasked = 0;
+    for (int64_t c = 0; c < cols; c++) nMasked += mask.p[c] != 0;
+    if (kAux > nMasked)
+      fail_range(env, std::string(K) + ": kAux = " + std::to_string(kAux) + " exceeds the " + std::to_string(nMasked) +
+                          " masked columns");
+    for (int64_t b = 0; b <= nb; b++) allow[b] = 0;
+    for (int64_t c = 0; c < cols; c++)
+      if (mask.p[c]) allow[c / kBlock] |= static_cast<uint16_t>(1u << (c % kBlock));
+  }
+  float* addMask = thread_scratch<float, 3>(static_cast<size_t>(cols));
+  if (aux)
+    for (int64_t c = 0; c < cols; c++) addMask[c] = mask.p[c] ? 0.0f : -std::numeric_limits<float>::infinity();
+  const int64_t kA = aux ? kAux : 0;
+  need_len(env, K, "auxIdx", auxIdx.n, mul_dims(env, K, rows, kA), "rows*kAux (0 without a mask)");
+  need_len(env, K, "auxVal", auxVal.n, mul_dims(env, K, rows, kA), "rows*kAux (0 without a mask)");
+  const bool par = rows > 1 && n > kParElems;
+  const int nthreads = par ? omp_get_max_threads() : 1;
+  const int64_t nbs = nb + 1;
+  Item* pc = thread_scratch<Item>(static_cast<size_t>(nthreads * cols));
+  float* pk = thread_scratch<float>(static_cast<size_t>(nthreads * (cols + 3 * nbs)));
+  float* pv = thread_scratch<float, 1>(static_cast<size_t>(nthreads * cols));
+  const float *px = x.p, *pb = bias.p;
+  int32_t *pi = idx.p, *pai = auxIdx.p;
+  float *pval = val.p, *paval = auxVal.p;
+#pragma omp parallel num_threads(nthreads) if (par)
+  {
+    const int64_t t = omp_get_thread_num();
+    float* keys = pk + t * (cols + 3 * nbs);
+    float* bmax = keys + cols;
+    float* amax = bmax + nbs;
+    const SelScratch s{pc + t * cols, keys, amax + nbs};
+    float* v = pv + t * cols;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* xr = px + r * cols;
+      // Separate simple loops (each vectorizes; one fused loop with two reductions did not).
+      if (pb) {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) {
+          const float y = xr[c] + pb[c];
+          v[c] = y <= 0.0f ? 0.0f : y;  // NaN stays NaN
+        }
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) v[c] = xr[c] <= 0.0f ? 0.0f : xr[c];
+      }
+      block_max(v, nullptr, nb, bmax);
+      if (kA > 0) block_max(v, addMask, nb, amax);
+      if (k > 0) select_row(v, bmax, nullptr, cols, k, s, pi + r * k, pval + r * k);
+      if (kA > 0) select_row(v, amax, allow, cols, kA, s, pai + r * kA, paval + r * kA);
+    }
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void RegisterTopk(Napi::Env env, Napi::Object exports) {
   exports.Set("topkRows", Napi::Function::New(env, TopkRows));
   exports.Set("topkRowsBackward", Napi::Function::New(env, TopkRowsBackward));
+  exports.Set("topkSelect", Napi::Function::New(env, TopkSelect));
 }
 
 }  // namespace msae

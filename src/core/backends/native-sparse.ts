@@ -80,4 +80,42 @@ export class NativeSparse extends NativeSae implements SparseKernels {
     f32("csrScatter", val, out);
     this.addon.csrScatter(rowPtr, idx, val, rows, cols, accumulate, out);
   }
+
+  topkSelect(
+    x: FloatArray, // [rows, cols]
+    bias: FloatArray | null, // [cols]
+    rows: number,
+    cols: number,
+    k: number,
+    idx: Int32Array, // [rows, k]
+    val: FloatArray, // [rows, k]
+    mask: Uint8Array | null, // [cols]
+    kAux: number,
+    auxIdx: Int32Array, // [rows, kAux]
+    auxVal: FloatArray, // [rows, kAux]
+  ): void {
+    f32("topkSelect", x, val, auxVal);
+    if (bias !== null) f32("topkSelect", bias);
+    this.addon.topkSelect(x, bias, rows, cols, k, idx, val, mask, kAux, auxIdx, auxVal);
+  }
+
+  batchTopkSelect(
+    x: FloatArray, // [rows, cols]
+    bias: FloatArray | null, // [cols]
+    rows: number,
+    cols: number,
+    K: number,
+    rowPtr: Int32Array, // [rows + 1]
+    idx: Int32Array, // [>= K]
+    val: FloatArray, // [>= K]
+  ): void {
+    f32("batchTopkSelect", x, val);
+    if (bias !== null) f32("batchTopkSelect", bias);
+    this.addon.batchTopkSelect(x, bias, rows, cols, K, rowPtr, idx, val);
+  }
+
+  addTransposed(t: FloatArray, rows: number, cols: number, alpha: number, out: FloatArray): void {
+    f32("addTransposed", t, out);
+    this.addon.addTransposed(t, rows, cols, alpha, out);
+  }
 }

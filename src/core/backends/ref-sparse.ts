@@ -173,4 +173,116 @@ export class RefSparse extends RefSae {
     if (!accumulate) out.fill(0);
     for (let r = 0; r < rows; r++) for (let e = rowPtr[r]; e < rowPtr[r + 1]; e++) out[r * cols + idx[e]] += val[e];
   }
+
+  topkSelect(
+    x: FloatArray, // [rows, cols]
+    bias: FloatArray | null, // [cols]
+    rows: number,
+    cols: number,
+    k: number,
+    idx: Int32Array, // [rows, k]
+    val: FloatArray, // [rows, k]
+    mask: Uint8Array | null, // [cols]
+    kAux: number,
+    auxIdx: Int32Array, // [rows, kAux]
+    auxVal: FloatArray, // [rows, kAux]
+  ): void {
+    const K = "topkSelect";
+    this.rowsCols(K, rows, cols);
+    dim(K, "k", k);
+    dim(K, "kAux", kAux);
+    if (k > cols) throw new RangeError(`${K}: k = ${k} exceeds cols = ${cols}`);
+    floats(K, "x", x, rows * cols);
+    if (bias !== null) floats(K, "bias", bias, cols, x);
+    int32s(K, "idx", idx, rows * k);
+    floats(K, "val", val, rows * k, x);
+    const aux = mask !== null && kAux > 0;
+    if (mask !== null) {
+      if (!(mask instanceof Uint8Array)) throw new TypeError(`${K}: argument 'mask' must be a Uint8Array`);
+      if (mask.length !== cols)
+        throw new RangeError(`${K}: 'mask' has ${mask.length} entries, expected cols = ${cols}`);
+    }
+    let nMasked = 0;
+    if (aux) for (let c = 0; c < cols; c++) if (mask[c]) nMasked++;
+    if (aux && kAux > nMasked) throw new RangeError(`${K}: kAux = ${kAux} exceeds the ${nMasked} masked columns`);
+    const kA = aux ? kAux : 0;
+    int32s(K, "auxIdx", auxIdx, rows * kA);
+    floats(K, "auxVal", auxVal, rows * kA, x);
+    const v = new Float64Array(cols);
+    const round = x instanceof Float32Array ? Math.fround : (y: number) => y;
+    // Rank by value descending (NaN as -inf), then column ascending: a full sort per row.
+    const order = (cand: number[]): number[] =>
+      cand.sort((a, b) => {
+        const ka = Number.isNaN(v[a]) ? Number.NEGATIVE_INFINITY : v[a];
+        const kb = Number.isNaN(v[b]) ? Number.NEGATIVE_INFINITY : v[b];
+        return ka !== kb ? kb - ka : a - b;
+      });
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        // on float32 inputs a float32 sum (as the addon adds), so ties and order match it exactly
+        const y = round(x[r * cols + c] + (bias ? bias[c] : 0));
+        v[c] = Math.max(y, 0); // NaN stays NaN (JS max)
+      }
+      const all = Array.from({ length: cols }, (_, c) => c);
+      const main = order(all.slice())
+        .slice(0, k)
+        .sort((a, b) => a - b);
+      for (let j = 0; j < k; j++) {
+        idx[r * k + j] = main[j];
+        val[r * k + j] = v[main[j]];
+      }
+      if (kA === 0 || mask === null) continue;
+      const dead = order(all.filter((c) => mask[c] !== 0))
+        .slice(0, kA)
+        .sort((a, b) => a - b);
+      for (let j = 0; j < kA; j++) {
+        auxIdx[r * kA + j] = dead[j];
+        auxVal[r * kA + j] = v[dead[j]];
+      }
+    }
+  }
+
+  batchTopkSelect(
+    x: FloatArray, // [rows, cols]
+    bias: FloatArray | null, // [cols]
+    rows: number,
+    cols: number,
+    K: number,
+    rowPtr: Int32Array, // [rows + 1]
+    idx: Int32Array, // [>= K]
+    val: FloatArray, // [>= K]
+  ): void {
+    const Kn = "batchTopkSelect";
+    this.rowsCols(Kn, rows, cols);
+    dim(Kn, "K", K);
+    if (K > rows * cols) throw new RangeError(`${Kn}: K exceeds rows * cols`);
+    floats(Kn, "x", x, rows * cols);
+    if (bias !== null) floats(Kn, "bias", bias, cols, x);
+    int32s(Kn, "rowPtr", rowPtr, rows + 1);
+    floats(Kn, "val", val, -1, x);
+    if (idx.length < K || val.length < K) throw new RangeError(`${Kn}: idx / val hold fewer than K entries`);
+    const round = x instanceof Float32Array ? Math.fround : (y: number) => y;
+    const v = new Float64Array(rows * cols);
+    for (let i = 0; i < v.length; i++) v[i] = Math.max(round(x[i] + (bias ? bias[i % cols] : 0)), 0); // NaN stays
+    const key = (i: number) => (Number.isNaN(v[i]) ? Number.NEGATIVE_INFINITY : v[i]);
+    const order = Array.from({ length: v.length }, (_, i) => i).sort((a, b) => key(b) - key(a) || a - b);
+    const kept = order.slice(0, K).sort((a, b) => a - b);
+    rowPtr.fill(0);
+    for (let e = 0; e < K; e++) {
+      const f = kept[e];
+      idx[e] = f % cols;
+      val[e] = v[f];
+      rowPtr[Math.floor(f / cols) + 1]++;
+    }
+    for (let r = 0; r < rows; r++) rowPtr[r + 1] += rowPtr[r];
+  }
+
+  addTransposed(t: FloatArray, rows: number, cols: number, alpha: number, out: FloatArray): void {
+    const K = "addTransposed";
+    this.rowsCols(K, rows, cols);
+    num(K, "alpha", alpha);
+    floats(K, "t", t, rows * cols);
+    floats(K, "out", out, rows * cols, t);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] += alpha * t[r * cols + c];
+  }
 }

@@ -12,11 +12,12 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import { AuxK } from "../auxk.ts";
-import type { BaselineArch, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
+import { SparseCodes } from "../sparse-codes.ts";
+import type { BaselineArch, LossParts, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
 import { arrayMaker, checkCommon, checkThresholdBeta, checkTopK, type FactoryOptions } from "./init.ts";
-import { batchTopK, jumpReluInPlace, updateThresholdEma } from "./standard.ts";
+import { batchTopK, jumpReluInPlace, thresholdEma, updateThresholdEma } from "./standard.ts";
 
 export class BatchTopKSae<A extends FloatArray> extends EncoderSae<A> {
   protected readonly threshold: A; // [m]
@@ -33,6 +34,55 @@ export class BatchTopKSae<A extends FloatArray> extends EncoderSae<A> {
     this.idx = new RowWorkspace((n) => new Int32Array(n), { idx: hyper.k });
     this.minKept = new Float64Array(this.m);
     this.sparseDecoder = true;
+  }
+
+  /**
+   * trainSparse (encoder-sae.ts) when the codes are sparse enough: h from backend.batchTopkSelect
+   * (no dense pass), the AuxK selection from topkSelect, the threshold EMA from h's entries.
+   * Subclasses whose decoder differs opt in by overriding reconstructSparse and setting this.
+   */
+  protected sparseStep = true;
+
+  override trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
+    const { d, m } = this;
+    const k = this.hyper.k;
+    const aux = this.auxk.plan(options.deadMask);
+    const sparse =
+      this.sparseStep &&
+      SparseCodes.sizeAllows(m, d) &&
+      SparseCodes.useSparse(rows * k, rows, m) &&
+      (aux === null || SparseCodes.useSparse(rows * aux.kAux, rows, m));
+    if (!sparse) return super.trainBatch(x, rows, options);
+    const gw = this.beginBatch(x, rows, options);
+    const none = new Int32Array(0);
+    const parts = this.trainSparse(x, rows, gw, this.auxk, aux, (pre0, n) => {
+      this.sparse.fromBatchTopK(pre0, this.b_enc.data, n, k * n);
+      if (aux) {
+        const sel = this.auxk.selection(n, aux.kAux);
+        this.backend.topkSelect(
+          pre0,
+          this.b_enc.data,
+          n,
+          m,
+          0,
+          none,
+          this.make(0),
+          options.deadMask,
+          aux.kAux,
+          sel.idx,
+          sel.val,
+        );
+      }
+    });
+    if (options.updateState) {
+      const cols = this.sparse.columns();
+      const h = this.sparse.values();
+      const minKept = this.minKept;
+      minKept.fill(Number.POSITIVE_INFINITY);
+      for (let e = 0; e < h.length; e++) if (h[e] > 0 && h[e] < minKept[cols[e]]) minKept[cols[e]] = h[e];
+      thresholdEma(minKept, this.hyper.thresholdBeta, this.threshold);
+    }
+    return parts;
   }
 
   protected activate(pre: A, h: A, rows: number, training: boolean): void {

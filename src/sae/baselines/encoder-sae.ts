@@ -10,6 +10,7 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { Parameter } from "../../core/parameter.ts";
+import type { AuxK } from "../auxk.ts";
 import { SparseCodes } from "../sparse-codes.ts";
 import type { BaselineArch, LossParts, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
@@ -45,6 +46,10 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
    */
   protected sparseDecoder = false;
   protected readonly sparse: SparseCodes<A>;
+  /** True while codes() must be rebuilt from `sparse` (the last trainBatch ran trainSparse). */
+  private codesInSparse = false;
+  /** [m, d] scratch of trainSparse: (x^T dpre)^T before it is added into W_enc.grad. */
+  private encGradT: A | null = null;
 
   constructor(arch: BaselineArch, hyper: SaeHyper, backend: Backend, options: FactoryOptions<A>, make: MakeArray<A>) {
     super(arch, hyper, backend, make);
@@ -114,10 +119,99 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
     return this.sparse.fromDense(h, rows, SparseCodes.maxNnz(rows, this.m));
   }
 
-  trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
+  /** Checks one trainBatch call's input and returns its gradWeight. */
+  protected beginBatch(x: A, rows: number, options: TrainBatchOptions): number {
     this.checkBatch("trainBatch", x, rows);
     const gw = options.gradWeight;
     if (!Number.isFinite(gw)) throw new RangeError(`${this.arch} trainBatch: gradWeight must be finite, got ${gw}`);
+    this.codesInSparse = false;
+    return gw;
+  }
+
+  /**
+   * The step of the TopK family on sparse codes (issue 18): everything after the encoder GEMM runs
+   * on the selected entries. With pre0 = (x - b_dec) W_enc (no b_enc: `select` adds it),
+   * `select` fills `sparse` with h's entries (values ReLU(pre0 + b_enc) >= 0) and, when `aux` is
+   * given, the AuxK selection (auxk.selection). Then
+   *
+   *   x^ = S W_dec + b_dec, recon, W_dec.grad += S^T g, dpre_e = <g_r, W_dec[j_e]> [h_e > 0]
+   *   (reconstructSparse; matryoshka: its nested prefixes)
+   *   aux (AuxK on its selection: auxk.selectionLoss), its d pre on its entries
+   *   W_enc.grad += x_c^T dpre = ((S_dpre)^T x_c)^T (spmm, then addTransposed), b_enc.grad += colsum dpre,
+   *   b_dec.grad -= W_enc colsum(dpre)
+   *
+   * the same sums as the dense step, in another order; no [rows, m] pass after the GEMM. codes()
+   * scatters S into the dense workspace when asked.
+   */
+  protected trainSparse(
+    x: A, // [rows, d]
+    rows: number,
+    gw: number,
+    auxk: AuxK<A> | null,
+    aux: { kAux: number; scale: number } | null,
+    select: (pre0: A, rows: number) => void,
+  ): LossParts {
+    const { backend: bk, d, m } = this;
+    const w = this.ws.at(rows);
+    const sc = this.sparse;
+    encode(bk, x, rows, d, m, this.W_enc.data, null, this.b_dec.data, this.negBdec, w.xc, w.pre);
+    select(w.pre, rows);
+    const { recon, dpre } = this.reconstructSparse(x, w, rows, gw);
+    const h = sc.values();
+    for (let e = 0; e < dpre.length; e++) if (!(h[e] > 0)) dpre[e] = 0; // ReLU backward
+    const auxLoss = auxk && aux ? auxk.selectionLoss(w.e, rows, aux.scale, this.W_dec, gw) : 0;
+    const auxGrad = auxk && aux && auxk.grad.length > 0 ? auxk.grad : null;
+    // Encoder backward on dpre's entries (h's, then the AuxK selection's; duplicates add).
+    const T = this.encGradT ?? (this.encGradT = this.make(m * d));
+    sc.transposedProduct(dpre, w.xc, d, 0, T);
+    if (auxk && auxGrad) auxk.selected.transposedProduct(auxGrad, w.xc, d, 1, T);
+    bk.addTransposed(T, m, d, 1, this.W_enc.grad);
+    const colM = this.colM;
+    colM.fill(0);
+    sc.addColumnSums(dpre, colM);
+    if (auxk && auxGrad) auxk.selected.addColumnSums(auxGrad, colM);
+    bk.axpy(1, colM, this.b_enc.grad);
+    bk.gemm(false, true, 1, d, m, -1, colM, m, this.W_enc.data, m, 1, this.b_dec.grad, d);
+    this.lastCodes = w.h;
+    this.codesInSparse = true;
+    this.lastResidual = w.e;
+    return lossParts(recon, 0, auxLoss, sc.countPositive() / rows);
+  }
+
+  /**
+   * The decoder part of trainSparse on the codes in `sparse`: x^ = S W_dec + b_dec, recon =
+   * mean_b ||x - x^||^2; leaves w.e = x - x^, adds W_dec's and b_dec's gradients, and returns recon
+   * and d L / d h at S's entries (values()'s order). matryoshka overrides it with its prefixes.
+   */
+  protected reconstructSparse(x: A, w: EncoderWs<A>, rows: number, gw: number): { recon: number; dpre: A } {
+    const { backend: bk, d } = this;
+    const sc = this.sparse;
+    sc.decode(this.W_dec.data, d, 1, 0, w.e);
+    bk.addBias(w.e, this.b_dec.data, rows, d, w.e);
+    const recon = residual(bk, x, w.e, rows, w.e);
+    bk.scale(w.e, (-2 * gw) / rows, w.dxhat);
+    sc.decoderGrad(w.dxhat, d, 1, this.W_dec);
+    bk.sumRows(w.dxhat, rows, d, this.colD, false);
+    bk.axpy(1, this.colD, this.b_dec.grad);
+    return { recon, dpre: sc.codeGradValues(w.dxhat, this.W_dec.data, d, 1) };
+  }
+
+  override codeColumnStats(colSum: A, fired: Int32Array): number {
+    if (!this.codesInSparse) return super.codeColumnStats(colSum, fired);
+    this.sparse.columnStats(colSum, fired);
+    return this.sparse.rows;
+  }
+
+  override codes(): A {
+    if (this.codesInSparse) {
+      this.sparse.scatter(this.sparse.values(), false, this.lastCodes);
+      this.codesInSparse = false;
+    }
+    return this.lastCodes;
+  }
+
+  trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
+    const gw = this.beginBatch(x, rows, options);
     const { backend: bk, d, m } = this;
     const w = this.ws.at(rows);
     encode(bk, x, rows, d, m, this.W_enc.data, this.b_enc.data, this.b_dec.data, this.negBdec, w.xc, w.pre);
@@ -136,6 +230,7 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
   forward(x: A, rows: number, codes: A, recon: A): void {
     this.checkBatch("forward", x, rows);
     this.checkForwardOut(codes, recon, rows);
+    this.codesInSparse = false;
     const { backend: bk, d, m } = this;
     // recon holds x - b_dec until the decoder overwrites it; codes holds pre, then h in place.
     encode(bk, x, rows, d, m, this.W_enc.data, this.b_enc.data, this.b_dec.data, this.negBdec, recon, codes);

@@ -12,6 +12,7 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import { badOption, UsageError } from "../../core/errors.ts";
+import { SparseCodes } from "../sparse-codes.ts";
 import type { SaeFactory, SaeHyper } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { BatchTopKSae } from "./batchtopk.ts";
@@ -86,6 +87,56 @@ export class MatryoshkaSae<A extends FloatArray> extends BatchTopKSae<A> {
     return this.views;
   }
 
+  private sparseGroups: SparseGroups<A> | null = null;
+
+  /**
+   * reconstruct on sparse codes (trainSparse): S_j = h's entries in group j (fromColumnRange, h's rows
+   * are sorted by column), x^_j = x^_{j-1} + S_j W_dec, and backward with the suffix sums G_j:
+   * W_dec.grad += S_j^T G_j, d h on S_j's entries = <G_j, W_dec rows> (sddmm), mapped back to h's order.
+   */
+  protected override reconstructSparse(x: A, w: EncoderWs<A>, rows: number, gw: number): { recon: number; dpre: A } {
+    const { backend: bk, d, m } = this;
+    const ends = this.prefixEnds;
+    const J = ends.length;
+    const starts = this.starts;
+    const v = this.groupViews(w, rows);
+    const sg =
+      this.sparseGroups ??
+      (this.sparseGroups = {
+        groups: ends.map(() => new SparseCodes(bk, m, this.make)),
+        srcPos: ends.map(() => new Int32Array(0)),
+        dpre: this.make(0),
+      });
+    const src = this.sparse;
+    const nnz = src.values().length;
+    if (sg.dpre.length < nnz) sg.dpre = this.make(Math.ceil(nnz * 1.25));
+    const xhat = w.dxhat;
+    let sum = 0;
+    for (let j = 0; j < J; j++) {
+      const g = sg.groups[j];
+      sg.srcPos[j] = g.fromColumnRange(src, starts[j], ends[j], sg.srcPos[j]);
+      g.decode(this.W_dec.data, d, 1, j === 0 ? 0 : 1, xhat);
+      if (j === 0) bk.addBias(xhat, this.b_dec.data, rows, d, xhat);
+      sum += residual(bk, x, xhat, rows, v.E[j]);
+    }
+    w.e.set(v.E[J - 1]);
+    const G = xhat;
+    G.fill(0);
+    const c = (-2 * gw) / (rows * J);
+    const dpre = sg.dpre.subarray(0, nnz) as A;
+    for (let j = J - 1; j >= 0; j--) {
+      const g = sg.groups[j];
+      bk.axpy(c, v.E[j], G);
+      g.decoderGrad(G, d, 1, this.W_dec);
+      const dh = g.codeGradValues(G, this.W_dec.data, d, 1);
+      const pos = sg.srcPos[j];
+      for (let e = 0; e < dh.length; e++) dpre[pos[e]] = dh[e];
+    }
+    bk.sumRows(G, rows, d, this.colD, false);
+    bk.axpy(1, this.colD, this.b_dec.grad);
+    return { recon: sum / J, dpre };
+  }
+
   protected override reconstruct(x: A, w: EncoderWs<A>, rows: number, gw: number): number {
     const { backend: bk, d, m } = this;
     const ends = this.prefixEnds;
@@ -114,6 +165,13 @@ export class MatryoshkaSae<A extends FloatArray> extends BatchTopKSae<A> {
     bk.axpy(1, this.colD, this.b_dec.grad);
     return sum / J;
   }
+}
+
+/** Matryoshka's per-group sparse codes (trainSparse): S_j = h's entries in group j, their entries in h's order. */
+interface SparseGroups<A extends FloatArray> {
+  groups: SparseCodes<A>[];
+  srcPos: Int32Array[];
+  dpre: A; // [nnz of h] d L / d h at h's entries
 }
 
 export const matryoshkaFactory: SaeFactory = (hyper, backend, options) => {

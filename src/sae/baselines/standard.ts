@@ -14,6 +14,7 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { Parameter } from "../../core/parameter.ts";
+import { denseColumnStats } from "../sparse-codes.ts";
 import type {
   BaselineArch,
   FeatureAxis,
@@ -220,7 +221,12 @@ export function updateThresholdEma(
     const i = f % m;
     if (v < minKept[i]) minKept[i] = v;
   }
-  for (let i = 0; i < m; i++) {
+  thresholdEma(minKept, beta, threshold);
+}
+
+/** The EMA step of updateThresholdEma from minKept [m] (+inf: the feature kept nothing, unchanged). */
+export function thresholdEma(minKept: Float64Array, beta: number, threshold: FloatArray): void {
+  for (let i = 0; i < minKept.length; i++) {
     if (minKept[i] === Number.POSITIVE_INFINITY) continue;
     // Warm start: a feature's first observation sets its threshold (an EMA from 0 with beta 0.999
     // would sit near 0 for the first thousand steps and let every activation through at inference).
@@ -303,6 +309,13 @@ export abstract class BaselineBase<A extends FloatArray> implements SaeModule<A>
 
   codes(): A {
     return this.lastCodes;
+  }
+
+  codeColumnStats(colSum: A, fired: Int32Array): number {
+    const h = this.codes();
+    const rows = h.length / this.m;
+    denseColumnStats(this.backend, h, rows, this.m, colSum, fired);
+    return rows;
   }
 
   decoderResidual(out: A): void {

@@ -8,7 +8,8 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import { AuxK } from "../auxk.ts";
-import type { SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
+import { SparseCodes } from "../sparse-codes.ts";
+import type { LossParts, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
 import { arrayMaker, checkCommon, checkTopK, type FactoryOptions } from "./init.ts";
@@ -25,6 +26,37 @@ export class TopKSae<A extends FloatArray> extends EncoderSae<A> {
     this.idxTrain = new RowWorkspace((n) => new Int32Array(n), { idx: hyper.k });
     this.idxInfer = new RowWorkspace((n) => new Int32Array(n), { idx: hyper.k });
     this.sparseDecoder = true;
+  }
+
+  override trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
+    const { d, m } = this;
+    const k = this.hyper.k;
+    const aux = this.auxk.plan(options.deadMask);
+    const sparse =
+      SparseCodes.sizeAllows(m, d) &&
+      SparseCodes.useSparse(rows * k, rows, m) &&
+      (aux === null || SparseCodes.useSparse(rows * aux.kAux, rows, m));
+    if (!sparse) return super.trainBatch(x, rows, options);
+    const gw = this.beginBatch(x, rows, options);
+    const dead = aux ? options.deadMask : null;
+    return this.trainSparse(x, rows, gw, this.auxk, aux, (pre0, n) => {
+      // h and the AuxK selection in one pass over pre0 (+ b_enc, ReLU, TopK).
+      const sel = this.sparse.uniform(n, k);
+      const auxSel = aux ? this.auxk.selection(n, aux.kAux) : { idx: new Int32Array(0), val: this.make(0) };
+      this.backend.topkSelect(
+        pre0,
+        this.b_enc.data,
+        n,
+        m,
+        k,
+        sel.idx,
+        sel.val,
+        dead,
+        aux ? aux.kAux : 0,
+        auxSel.idx,
+        auxSel.val,
+      );
+    });
   }
 
   /** The k kept latents of each row, from TopK's indices (no scan of h). */

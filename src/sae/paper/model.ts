@@ -25,7 +25,7 @@ import type { Backend, FloatArray } from "../../core/backend.ts";
 import { Parameter } from "../../core/parameter.ts";
 import { Rng } from "../../core/tensor.ts";
 import { CoactMask, floatLike, OrthoPenalty } from "../ortho.ts";
-import { SparseCodes } from "../sparse-codes.ts";
+import { denseColumnStats, SparseCodes } from "../sparse-codes.ts";
 import type { LossParts, SaeHyper, SaeModule, SaeParam, TrainBatchOptions } from "../types.ts";
 import { Normalizer, type NormalizerOptions } from "./normalize.ts";
 import { Reweighting } from "./reweight.ts";
@@ -259,6 +259,12 @@ export class PaperSae<A extends FloatArray> implements SaeModule<A> {
 
   codes(): A {
     return this.hp;
+  }
+
+  codeColumnStats(colSum: A, fired: Int32Array): number {
+    const rows = this.hp.length / this.hyper.m;
+    denseColumnStats(this.backend, this.hp, rows, this.hyper.m, colSum, fired);
+    return rows;
   }
 
   forward(x: A, rows: number, codes: A, recon: A): void {

@@ -43,6 +43,12 @@ export class FeatureImportance {
 
   /** EMA update from the codes h' [rows, m] of the last micro-batch and the current decoder. */
   update(codes: FloatArray, rows: number): void {
+    this.sae.backend.sumRows(codes, rows, this.m, this.colMean, false);
+    this.updateFromSums(this.colMean, rows);
+  }
+
+  /** The same update from the column sums colSum [m] = sum_b h'_bi of the micro-batch's rows codes. */
+  updateFromSums(colSum: FloatArray, rows: number): void {
     const { m, ema, norms, beta } = this;
     const w = this.sae.params.get("W_dec")!.param.data;
     const d = this.sae.hyper.d;
@@ -51,9 +57,7 @@ export class FeatureImportance {
       for (let j = i * d; j < (i + 1) * d; j++) s += w[j] * w[j];
       norms[i] = Math.sqrt(s);
     }
-    const mean = this.colMean;
-    this.sae.backend.sumRows(codes, rows, m, mean, false);
-    for (let i = 0; i < m; i++) ema[i] = beta * ema[i] + (1 - beta) * ((mean[i] / rows) * norms[i]);
+    for (let i = 0; i < m; i++) ema[i] = beta * ema[i] + (1 - beta) * ((colSum[i] / rows) * norms[i]);
   }
 
   /** Writes s_i (see the header) into the shared scale array the parameters point at. */

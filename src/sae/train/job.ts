@@ -68,7 +68,7 @@ export class SaeJob {
   densityTokens = 0;
   /** [m] firing counts of the current micro-batch; [nonzero count, sum] of its codes. */
   private readonly fired: Int32Array;
-  private readonly codeStats = new Float64Array(2);
+  private readonly colSum: Float32Array;
   readonly warmupWarning: string | null;
   private readonly acc: GradAccumulator;
   private readonly topk: boolean;
@@ -126,6 +126,7 @@ export class SaeJob {
     this.dead = new DeadTracker(hyper.m, setup.deadTokens);
     this.density = new Float64Array(hyper.m);
     this.fired = new Int32Array(hyper.m);
+    this.colSum = new Float32Array(hyper.m);
     this.topk = TOPK_FAMILY.includes(hyper.arch);
   }
 
@@ -137,12 +138,12 @@ export class SaeJob {
       updateState: true,
     });
     this.checkFinite(parts, t);
-    const codes = this.sae.codes();
-    this.importance.update(codes, rows);
-    // Per-feature firing counts of this micro-batch (h' > 0), one native pass for both consumers.
+    // Column sums (importance) and per-feature firing counts (h' > 0: dead tracking, density) of
+    // this micro-batch, from the module's codes (sparse ones without a dense pass).
     const fired = this.fired;
     fired.fill(0);
-    this.sae.backend.activeStats(codes, rows, this.setup.hyper.m, fired, this.codeStats);
+    this.sae.codeColumnStats(this.colSum, fired);
+    this.importance.updateFromSums(this.colSum, rows);
     this.dead.update(fired, rows, t);
     this.countDensity(fired, rows);
     const s = this.sum;
