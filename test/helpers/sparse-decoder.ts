@@ -14,3 +14,15 @@ export function withDecoder<T>(sparse: boolean, f: () => T): T {
     Object.assign(SPARSE_DECODER, keep);
   }
 }
+
+/** withDecoder for an async f (the setting holds until f's promise settles). */
+export async function withDecoderAsync<T>(sparse: boolean, f: () => Promise<T>): Promise<T> {
+  const keep = { ...SPARSE_DECODER };
+  SPARSE_DECODER.maxDensity = sparse ? 1 : -1;
+  SPARSE_DECODER.minDecoderSize = 0;
+  try {
+    return await f();
+  } finally {
+    Object.assign(SPARSE_DECODER, keep);
+  }
+}

@@ -19,6 +19,7 @@ import { SafetensorsFile } from "../../src/io/safetensors.ts";
 import { recoveredFraction, type SyntheticOptions, syntheticSource } from "../../src/sae/synthetic.ts";
 import { syntheticBatches } from "../../src/sae/train/batches.ts";
 import { jobDir, trainSaes } from "../../src/sae/train/trainer.ts";
+import { withDecoderAsync } from "../helpers/sparse-decoder.ts";
 
 const root = mkdtempSync(join(tmpdir(), "msae-recovery-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -37,39 +38,51 @@ const CASES: Record<Arch, { batchSize: number; tokens: number; sae: Record<strin
 const figures: string[] = [];
 after(() => process.stderr.write(`recovery (fraction of 64 true features at cos > 0.9):\n${figures.join("\n")}\n`));
 
+/** Trains arch on the synthetic dictionary of seed with the real trainer; returns the recovered fraction. */
+async function recover(arch: Arch, seed: number, label: string = arch): Promise<number> {
+  const c = CASES[arch];
+  const src = syntheticSource({ ...DATA, seed });
+  const config = parseSaeTrainConfig({
+    tokens: c.tokens,
+    batchSize: c.batchSize,
+    lr: 1e-2,
+    seed,
+    checkpointEvery: 1_000_000,
+    sae: c.sae,
+  });
+  const out = join(root, `${label}-${seed}`);
+  const r = await trainSaes({
+    config,
+    archs: [arch],
+    stream: syntheticBatches(src, c.batchSize, { seed }),
+    out,
+    log: () => {},
+  });
+  const f = SafetensorsFile.open(join(jobDir(out, arch, "synthetic"), "sae_weights.safetensors"));
+  const wDec = f.readF32("W_dec");
+  f.close();
+  const got = recoveredFraction(src.dictionary, wDec, D, 0.9);
+  figures.push(
+    `  ${label} seed ${seed}: ${(100 * got).toFixed(1)}% (l0 ${r.jobs[0].l0.toFixed(2)}, ev ${r.jobs[0].explainedVariance.toFixed(3)})`,
+  );
+  rmSync(out, { recursive: true, force: true });
+  return got;
+}
+
 for (const arch of Object.keys(CASES) as Arch[]) {
   test(`${arch} recovers >= 90% of the true features at cosine > 0.9 (seeds ${SEEDS.join(", ")})`, async () => {
-    const c = CASES[arch];
     const results: number[] = [];
-    for (const seed of SEEDS) {
-      const src = syntheticSource({ ...DATA, seed });
-      const config = parseSaeTrainConfig({
-        tokens: c.tokens,
-        batchSize: c.batchSize,
-        lr: 1e-2,
-        seed,
-        checkpointEvery: 1_000_000,
-        sae: c.sae,
-      });
-      const out = join(root, `${arch}-${seed}`);
-      const r = await trainSaes({
-        config,
-        archs: [arch],
-        stream: syntheticBatches(src, c.batchSize, { seed }),
-        out,
-        log: () => {},
-      });
-      const f = SafetensorsFile.open(join(jobDir(out, arch, "synthetic"), "sae_weights.safetensors"));
-      const wDec = f.readF32("W_dec");
-      f.close();
-      const got = recoveredFraction(src.dictionary, wDec, D, 0.9);
-      figures.push(
-        `  ${arch} seed ${seed}: ${(100 * got).toFixed(1)}% (l0 ${r.jobs[0].l0.toFixed(2)}, ev ${r.jobs[0].explainedVariance.toFixed(3)})`,
-      );
-      rmSync(out, { recursive: true, force: true });
-      results.push(got);
-    }
+    for (const seed of SEEDS) results.push(await recover(arch, seed));
     for (const [i, got] of results.entries())
       assert.ok(got >= 0.9, `${arch} seed ${SEEDS[i]}: recovered ${(100 * got).toFixed(1)}% of the features`);
+  });
+}
+
+// The TopK family's sparse step (trainSparse: CSR codes, codeColumnStats for dead tracking and
+// importance, AuxK on its selection) through the whole trainer, forced on at this small size.
+for (const arch of ["topk", "matryoshka"] as const) {
+  test(`${arch} with the sparse step forced on recovers >= 90% of the true features (seed 1)`, async () => {
+    const got = await withDecoderAsync(true, () => recover(arch, 1, `${arch}-sparse`));
+    assert.ok(got >= 0.9, `${arch} (sparse step) recovered ${(100 * got).toFixed(1)}% of the features`);
   });
 }
