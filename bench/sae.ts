@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Backend } from "../src/core/backend.ts";
+import { fmaPeak } from "../src/core/native-gemm.ts";
 import { TOPK_FAMILY } from "../src/sae/registry.ts";
 import { SAE_ARCHS, type SaeArch } from "../src/sae/types.ts";
 import { addonFacts } from "./lm.ts";
@@ -106,13 +107,28 @@ export interface SaeBenchCase {
   torch_cpu_util: number[] | null;
   /** The same for msae's timed runs (process.cpuUsage, every thread of this process). */
   msae_cpu_util: number[];
-  profile: { step_s: number; gemm_s: number; other_s: number; gemm_share: number; kernels: string[] };
+  /**
+   * One extra msae step timed per kernel: GEMM seconds and GFLOP (2 m n k per call), their rate,
+   * and gemm_gflop / fma_peak_gflops (the seconds the step's GEMMs alone take at the FMA peak).
+   */
+  profile: {
+    step_s: number;
+    gemm_s: number;
+    other_s: number;
+    gemm_share: number;
+    gemm_gflop: number;
+    gemm_gflops: number;
+    gemm_s_at_peak: number;
+    kernels: string[];
+  };
 }
 
 export interface SaeBenchResult {
   cases: SaeBenchCase[];
   threads: number;
   backend: string;
+  /** fp32 FMA peak of this machine on all threads (native loop, widest ISA), measured at the start. */
+  fma_peak_gflops: number;
   blas: {
     msae: string;
     msae_gemm: string;
@@ -163,6 +179,7 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
   const threads = opts.backend.name === "native" ? facts.threads : 1;
   const skipped: string[] = [];
   const loadBefore = loadavg();
+  const peakGflops = opts.backend.name === "native" ? fmaPeak(0.5).gflops : 0;
   const peers: { core: string | null; label: string | null; peer: TorchSaePeer }[] = [];
   let torchVersion: string | null = null;
   let rejected: string[] = [];
@@ -215,13 +232,18 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
       const stepS = (performance.now() - t0) / 1000;
       prof.enabled = false;
       const table = prof.table();
-      const gemmS = table.filter((k) => k.kernel.startsWith("gemm")).reduce((s, k) => s + k.seconds, 0);
+      const gemms = table.filter((k) => k.kernel.startsWith("gemm"));
+      const gemmS = gemms.reduce((s, k) => s + k.seconds, 0);
+      const gemmGflop = gemms.reduce((s, k) => s + k.flops, 0) / 1e9;
       const row = buildRow(threads, spec, name, msae, torch, peers);
       row.profile = {
         step_s: stepS,
         gemm_s: gemmS,
         other_s: stepS - gemmS,
         gemm_share: gemmS / stepS,
+        gemm_gflop: gemmGflop,
+        gemm_gflops: gemmS > 0 ? gemmGflop / gemmS : 0,
+        gemm_s_at_peak: peakGflops > 0 ? gemmGflop / peakGflops : 0,
         kernels: table.slice(0, 40).map((k) => `${k.kernel} x${k.calls} ${(k.seconds * 1e3).toFixed(1)} ms`),
       };
       cases.push(row);
@@ -237,6 +259,7 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
     cases,
     threads,
     backend: opts.backend.name,
+    fma_peak_gflops: peakGflops,
     blas: {
       msae: facts.blas,
       msae_gemm: facts.gemm,
@@ -308,7 +331,16 @@ function buildRow(
     torch_step_s_widest: iWide >= 0 ? torch[iWide].map((r) => r.step_s) : null,
     torch_cpu_util: torch.length ? torch.flat().map((r) => r.cpu_util) : null,
     msae_cpu_util: msae.map((r) => r.cpuS / (r.wallS * threads)),
-    profile: { step_s: 0, gemm_s: 0, other_s: 0, gemm_share: 0, kernels: [] },
+    profile: {
+      step_s: 0,
+      gemm_s: 0,
+      other_s: 0,
+      gemm_share: 0,
+      gemm_gflop: 0,
+      gemm_gflops: 0,
+      gemm_s_at_peak: 0,
+      kernels: [],
+    },
   };
 }
 
@@ -358,7 +390,9 @@ export function formatSaeBench(r: SaeBenchResult): string {
   lines.push(fmt(head), ...rows.map(fmt));
   for (const c of r.cases)
     lines.push(
-      `  ${c.name}: one msae step ${(c.profile.step_s * 1e3).toFixed(0)} ms, GEMM ${(c.profile.gemm_s * 1e3).toFixed(0)} ms, ` +
+      `  ${c.name}: one msae step ${(c.profile.step_s * 1e3).toFixed(0)} ms, GEMM ${(c.profile.gemm_s * 1e3).toFixed(0)} ms ` +
+        `(${c.profile.gemm_gflop.toFixed(1)} GFLOP at ${c.profile.gemm_gflops.toFixed(0)} GFLOP/s; ` +
+        `${(c.profile.gemm_s_at_peak * 1e3).toFixed(0)} ms at the FMA peak), ` +
         `rest ${(c.profile.other_s * 1e3).toFixed(0)} ms; top: ${c.profile.kernels.slice(0, 3).join("; ")}`,
     );
   for (const s of r.skipped) lines.push(s);

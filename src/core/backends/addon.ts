@@ -28,6 +28,12 @@ export function loadAddon(): NativeAddon | null {
     // spinning threads starve the one holding the work (10-100x slowdowns seen). OpenBLAS has its
     // own thread pool, so GEMM is unaffected. Set OMP_WAIT_POLICY=active to override.
     process.env.OMP_WAIT_POLICY ??= "passive";
+    // OpenBLAS's pthread workers spin 2^28 cycles (~0.1 s) after each GEMM before they sleep; on
+    // two vCPUs of one core the spinning worker halves the OpenMP kernel that follows (measured:
+    // the TopK selection right after the SAE's encoder GEMM 59 -> 77-109 ms, the step 4% slower;
+    // the PyTorch peers, which inherit this environment, gain as much). 2^4 cycles: they sleep at
+    // once. OpenBLAS reads it when the addon loads it; set OPENBLAS_THREAD_TIMEOUT to override.
+    process.env.OPENBLAS_THREAD_TIMEOUT ??= "4";
     try {
       cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
     } catch (e) {
