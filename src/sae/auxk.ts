@@ -31,6 +31,12 @@ export class AuxK<A extends FloatArray> {
   private readonly sparse: SparseCodes<A>;
   /** d aux / d pre at the selection's entries after selectionLoss (a view; empty when gw = 0). */
   grad: A;
+  private readonly make: (n: number) => A;
+  private readonly compact: SparseCodes<A>; // the selection on the dead rows' compact copy
+  private readonly pos: Int32Array; // [m] feature -> its row in the compact copy (-1: live)
+  private readonly deadList: Int32Array; // [m] the dead features, in order
+  private Wd: A; // [n_dead, d] the dead rows of W_dec
+  private Gd: A; // [n_dead, d] their gradient
 
   constructor(bk: Backend, d: number, m: number, auxK: number, coef: number, make: (n: number) => A) {
     this.bk = bk;
@@ -43,6 +49,12 @@ export class AuxK<A extends FloatArray> {
     this.liveBias = make(m);
     this.sparse = new SparseCodes(bk, m, make);
     this.grad = make(0);
+    this.make = make;
+    this.compact = new SparseCodes(bk, m, make);
+    this.pos = new Int32Array(m);
+    this.deadList = new Int32Array(m);
+    this.Wd = make(0);
+    this.Gd = make(0);
   }
 
   /**
@@ -72,7 +84,7 @@ export class AuxK<A extends FloatArray> {
     bk.topkRows(masked, rows, m, kAux, w.a, idx);
     if (SparseCodes.sizeAllows(m, d) && SparseCodes.useSparse(rows * kAux, rows, m)) {
       this.sparse.fromRowIndices(w.a, idx, rows, kAux);
-      const aux = this.selectionLoss(e, rows, scale, W_dec, gw);
+      const aux = this.selectionLoss(e, rows, scale, W_dec, gw, dead);
       if (gw !== 0) this.sparse.scatter(this.grad, true, dpre as A);
       return aux;
     }
@@ -125,17 +137,48 @@ export class AuxK<A extends FloatArray> {
    * row): e^ = a W_dec, W_dec.grad on a's rows and d aux / d pre on its entries, zero where a = 0
    * (the ReLU), left in `grad` in the selection's order (nothing scattered). e [rows, d].
    */
-  selectionLoss(e: FloatArray, rows: number, scale: number, W_dec: Parameter<A>, gw: number): number {
-    const { d, bk } = this;
+  selectionLoss(
+    e: FloatArray, // [rows, d]
+    rows: number,
+    scale: number,
+    W_dec: Parameter<A>, // [m, d]
+    gw: number,
+    dead: Uint8Array, // [m]
+  ): number {
+    const { d, m, bk } = this;
     const w = this.ws.at(rows);
-    const sc = this.sparse;
+    // The selection only touches dead rows of W_dec: run it on a compact copy of them (contiguous,
+    // n_dead x d: a smaller working set, and no cache-set aliasing when the dead rows are evenly
+    // strided), with the selection's columns renumbered into that copy.
+    const pos = this.pos;
+    let nDead = 0;
+    for (let i = 0; i < m; i++) {
+      pos[i] = dead[i] ? nDead : -1;
+      if (dead[i]) this.deadList[nDead++] = i;
+    }
+    if (this.Wd.length < nDead * d) {
+      this.Wd = this.make(nDead * d);
+      this.Gd = this.make(nDead * d);
+    }
+    const Wd = this.Wd.subarray(0, nDead * d) as A;
+    const W = W_dec.data;
+    for (let j = 0; j < nDead; j++) Wd.set(W.subarray(this.deadList[j] * d, (this.deadList[j] + 1) * d), j * d);
+    const sc = this.compact;
+    sc.fromRemapped(this.sparse, pos, nDead);
     w.ra.set(e);
-    sc.decode(W_dec.data, d, -1, 1, w.ra);
+    sc.decode(Wd, d, -1, 1, w.ra);
     const aux = (scale * bk.sumSquares(w.ra)) / rows;
     if (gw !== 0) {
       const g = (-2 * scale * gw) / rows;
-      sc.decoderGrad(w.ra, d, g, W_dec);
-      const da = sc.codeGradValues(w.ra, W_dec.data, d, g);
+      const Gd = this.Gd.subarray(0, nDead * d) as A;
+      Gd.fill(0);
+      sc.decoderGradInto(w.ra, d, g, Gd);
+      const G = W_dec.grad;
+      for (let j = 0; j < nDead; j++) {
+        const o = this.deadList[j] * d;
+        for (let c = 0; c < d; c++) G[o + c] += Gd[j * d + c];
+      }
+      const da = sc.codeGradValues(w.ra, Wd, d, g);
       const a = sc.values();
       for (let i = 0; i < da.length; i++) if (!(a[i] > 0)) da[i] = 0; // ReLU backward (a = ReLU(pre))
       this.grad = da;

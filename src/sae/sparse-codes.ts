@@ -60,7 +60,7 @@ export class SparseCodes<A extends FloatArray> {
 
   constructor(
     private readonly bk: Backend,
-    private readonly m: number,
+    private m: number,
     private readonly make: (n: number) => A,
   ) {
     this.val = make(0);
@@ -180,6 +180,20 @@ export class SparseCodes<A extends FloatArray> {
     return this.idx.subarray(0, this.nnz);
   }
 
+  /**
+   * S = src with its columns renumbered by pos (column c -> pos[c], which must lie in [0, cols)),
+   * same rows, entries and values: src on a compacted set of cols columns (AuxK's dead features).
+   */
+  fromRemapped(src: SparseCodes<A>, pos: Int32Array, cols: number): void {
+    this.m = cols;
+    if (this.colPtr.length !== cols + 1) this.colPtr = new Int32Array(cols + 1);
+    this.ensure(src.rows, src.nnz);
+    this.rowPtr.set(src.rowPtr.subarray(0, src.rows + 1));
+    for (let e = 0; e < src.nnz; e++) this.idx[e] = pos[src.idx[e]];
+    this.val.set(src.val.subarray(0, src.nnz));
+    this.nnz = src.nnz;
+  }
+
   /** The number of entries of S with a value > 0 (the active codes, for L0). */
   countPositive(): number {
     const v = this.val;
@@ -225,11 +239,16 @@ export class SparseCodes<A extends FloatArray> {
 
   /** Wgrad [m, d] += alpha S^T g, g [rows, d]. */
   decoderGrad(g: A, d: number, alpha: number, W: Parameter<A>): void {
+    this.decoderGradInto(g, d, alpha, W.grad);
+  }
+
+  /** out [m, d] += alpha S^T g, g [rows, d]. */
+  decoderGradInto(g: A, d: number, alpha: number, out: A): void {
     if (!this.transposed) {
       this.bk.csrTranspose(this.rowPtr, this.idx, this.val, this.rows, this.m, this.colPtr, this.rowIdx, this.valT);
       this.transposed = true;
     }
-    this.bk.spmm(this.colPtr, this.rowIdx, this.valT, this.m, g, d, alpha, 1, W.grad);
+    this.bk.spmm(this.colPtr, this.rowIdx, this.valT, this.m, g, d, alpha, 1, out);
   }
 
   /** dh [rows, m] = (accumulate ? dh : 0) + alpha g W^T at the entries of S (0 elsewhere). g [rows, d], W [m, d]. */

@@ -178,6 +178,23 @@ struct SelScratch {
   float* tmp;
 };
 
+// The k-th largest of a [n] (k <= n; no NaN): a min-heap of the k largest so far, in heap [k]. For
+// k << n most entries lose to the heap's minimum in one predictable compare (measured faster than
+// nth_element at n >= 16 k; slower at k = n / 4).
+float kth_largest(const float* a, int64_t n, int64_t k, float* heap) {
+  const auto later = [](float p, float q) { return p > q; };  // min-heap
+  for (int64_t i = 0; i < k; i++) heap[i] = a[i];
+  std::make_heap(heap, heap + k, later);
+  for (int64_t i = k; i < n; i++) {
+    if (a[i] > heap[0]) {
+      std::pop_heap(heap, heap + k, later);
+      heap[k - 1] = a[i];
+      std::push_heap(heap, heap + k, later);
+    }
+  }
+  return heap[0];
+}
+
 // The k best columns of v [cols] (larger key, then lower column; key = v, NaN as -inf) among those
 // whose bit is set in allow (1 bit per column by block of kBlock; null = all), written in increasing
 // column order into idx / val [k]. bmax [cols / kBlock]: each block's max key over its allowed
@@ -191,7 +208,9 @@ void select_row(const float* v, const float* bmax, const uint16_t* allow, int64_
   const int64_t nb = cols / kBlock;
   Item* cand = s.cand;
   float T = ninf;
-  if (nb >= 4 * k) {
+  if (nb >= 16 * k) {
+    T = kth_largest(bmax, nb, k, s.tmp);
+  } else if (nb >= 4 * k) {
     for (int64_t b = 0; b < nb; b++) s.tmp[b] = bmax[b];
     std::nth_element(s.tmp, s.tmp + (k - 1), s.tmp + nb, [](float p, float q) { return p > q; });
     T = s.tmp[k - 1];

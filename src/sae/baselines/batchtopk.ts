@@ -55,7 +55,7 @@ export class BatchTopKSae<A extends FloatArray> extends EncoderSae<A> {
     if (!sparse) return super.trainBatch(x, rows, options);
     const gw = this.beginBatch(x, rows, options);
     const none = new Int32Array(0);
-    const parts = this.trainSparse(x, rows, gw, this.auxk, aux, (pre0, n) => {
+    const parts = this.trainSparse(x, rows, gw, this.auxk, aux, aux ? options.deadMask : null, (pre0, n) => {
       this.sparse.fromBatchTopK(pre0, this.b_enc.data, n, k * n);
       if (aux) {
         const sel = this.auxk.selection(n, aux.kAux);

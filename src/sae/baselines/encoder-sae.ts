@@ -149,6 +149,7 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
     gw: number,
     auxk: AuxK<A> | null,
     aux: { kAux: number; scale: number } | null,
+    dead: Uint8Array | null, // [m] the dead mask AuxK selected from
     select: (pre0: A, rows: number) => void,
   ): LossParts {
     const { backend: bk, d, m } = this;
@@ -159,7 +160,7 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
     const { recon, dpre } = this.reconstructSparse(x, w, rows, gw);
     const h = sc.values();
     for (let e = 0; e < dpre.length; e++) if (!(h[e] > 0)) dpre[e] = 0; // ReLU backward
-    const auxLoss = auxk && aux ? auxk.selectionLoss(w.e, rows, aux.scale, this.W_dec, gw) : 0;
+    const auxLoss = auxk && aux && dead ? auxk.selectionLoss(w.e, rows, aux.scale, this.W_dec, gw, dead) : 0;
     const auxGrad = auxk && aux && auxk.grad.length > 0 ? auxk.grad : null;
     // Encoder backward on dpre's entries (h's, then the AuxK selection's; duplicates add).
     const T = this.encGradT ?? (this.encGradT = this.make(m * d));

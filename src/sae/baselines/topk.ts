@@ -39,7 +39,7 @@ export class TopKSae<A extends FloatArray> extends EncoderSae<A> {
     if (!sparse) return super.trainBatch(x, rows, options);
     const gw = this.beginBatch(x, rows, options);
     const dead = aux ? options.deadMask : null;
-    return this.trainSparse(x, rows, gw, this.auxk, aux, (pre0, n) => {
+    return this.trainSparse(x, rows, gw, this.auxk, aux, dead, (pre0, n) => {
       // h and the AuxK selection in one pass over pre0 (+ b_enc, ReLU, TopK).
       const sel = this.sparse.uniform(n, k);
       const auxSel = aux ? this.auxk.selection(n, aux.kAux) : { idx: new Int32Array(0), val: this.make(0) };
