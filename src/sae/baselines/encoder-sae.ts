@@ -94,15 +94,8 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
     const sparse = this.sparseDecoder && SparseCodes.sizeAllows(m, d);
     if (sparse && SparseCodes.useSparse(this.codesToSparse(w.h, rows), rows, m)) {
       // The same decoder and backward on the active latents (sparse-codes.ts); dh is 0 off them.
-      const sc = this.sparse;
-      sc.decode(this.W_dec.data, d, 1, 0, w.e);
-      bk.addBias(w.e, this.b_dec.data, rows, d, w.e);
-      const recon = residual(bk, x, w.e, rows, w.e);
-      bk.scale(w.e, (-2 * gw) / rows, w.dxhat);
-      sc.decoderGrad(w.dxhat, d, 1, this.W_dec);
-      bk.sumRows(w.dxhat, rows, d, this.colD, false);
-      bk.axpy(1, this.colD, this.b_dec.grad);
-      sc.codeGrad(w.dxhat, this.W_dec.data, d, 1, false, w.dh);
+      const { recon, dpre } = this.reconstructSparse(x, w, rows, gw);
+      this.sparse.scatter(dpre, false, w.dh);
       return recon;
     }
     decode(bk, w.h, rows, d, m, this.W_dec.data, this.b_dec.data, w.e);

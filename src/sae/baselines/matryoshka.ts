@@ -96,58 +96,67 @@ export class MatryoshkaSae<A extends FloatArray> extends BatchTopKSae<A> {
    */
   protected override reconstructSparse(x: A, w: EncoderWs<A>, rows: number, gw: number): { recon: number; dpre: A } {
     const { backend: bk, d, m } = this;
-    const ends = this.prefixEnds;
-    const J = ends.length;
-    const starts = this.starts;
-    const v = this.groupViews(w, rows);
     const sg =
       this.sparseGroups ??
       (this.sparseGroups = {
-        groups: ends.map(() => new SparseCodes(bk, m, this.make)),
-        srcPos: ends.map(() => new Int32Array(0)),
+        groups: this.prefixEnds.map(() => new SparseCodes(bk, m, this.make)),
+        srcPos: this.prefixEnds.map(() => new Int32Array(0)),
         dpre: this.make(0),
       });
     const src = this.sparse;
     const nnz = src.values().length;
     if (sg.dpre.length < nnz) sg.dpre = this.make(Math.ceil(nnz * 1.25));
-    const xhat = w.dxhat;
-    let sum = 0;
-    for (let j = 0; j < J; j++) {
-      const g = sg.groups[j];
-      sg.srcPos[j] = g.fromColumnRange(src, starts[j], ends[j], sg.srcPos[j]);
-      g.decode(this.W_dec.data, d, 1, j === 0 ? 0 : 1, xhat);
-      if (j === 0) bk.addBias(xhat, this.b_dec.data, rows, d, xhat);
-      sum += residual(bk, x, xhat, rows, v.E[j]);
-    }
-    w.e.set(v.E[J - 1]);
-    const G = xhat;
-    G.fill(0);
-    const c = (-2 * gw) / (rows * J);
     const dpre = sg.dpre.subarray(0, nnz) as A;
-    for (let j = J - 1; j >= 0; j--) {
-      const g = sg.groups[j];
-      bk.axpy(c, v.E[j], G);
-      g.decoderGrad(G, d, 1, this.W_dec);
-      const dh = g.codeGradValues(G, this.W_dec.data, d, 1);
-      const pos = sg.srcPos[j];
-      for (let e = 0; e < dh.length; e++) dpre[pos[e]] = dh[e];
-    }
-    bk.sumRows(G, rows, d, this.colD, false);
-    bk.axpy(1, this.colD, this.b_dec.grad);
-    return { recon: sum / J, dpre };
+    const recon = this.prefixes(x, w, rows, gw, {
+      decode: (j, beta, xhat) => {
+        const g = sg.groups[j];
+        sg.srcPos[j] = g.fromColumnRange(src, this.starts[j], this.prefixEnds[j], sg.srcPos[j]);
+        g.decode(this.W_dec.data, d, 1, beta, xhat);
+      },
+      backward: (j, G) => {
+        const g = sg.groups[j];
+        g.decoderGrad(G, d, 1, this.W_dec);
+        const dh = g.codeGradValues(G, this.W_dec.data, d, 1);
+        const pos = sg.srcPos[j];
+        for (let e = 0; e < dh.length; e++) dpre[pos[e]] = dh[e];
+      },
+    });
+    return { recon, dpre };
   }
 
   protected override reconstruct(x: A, w: EncoderWs<A>, rows: number, gw: number): number {
     const { backend: bk, d, m } = this;
-    const ends = this.prefixEnds;
-    const J = ends.length;
-    const starts = this.starts;
+    const v = this.groupViews(w, rows);
+    const len = (j: number) => this.prefixEnds[j] - this.starts[j];
+    return this.prefixes(x, w, rows, gw, {
+      decode: (j, beta, xhat) =>
+        bk.gemm(false, false, rows, d, len(j), 1, v.hs[j], m, this.decRows[j], d, beta, xhat, d),
+      backward: (j, G) => {
+        bk.gemm(false, true, rows, len(j), d, 1, G, d, this.decRows[j], d, 0, v.dhs[j], m);
+        bk.gemm(true, false, len(j), d, rows, 1, v.hs[j], m, G, d, 1, this.decGradRows[j], d);
+      },
+    });
+  }
+
+  /**
+   * The prefix loss and its backward around the group kernels: x^_j = x^_{j-1} + (group j's decode,
+   * beta 0 for j = 0, then + b_dec), e_j = x - x^_j; then G_j = sum_{j' >= j} d recon / d x^_j' and
+   * group j's backward with G_j; b_dec.grad += colsum(G_1). Leaves w.e = e_J; returns recon.
+   */
+  private prefixes(
+    x: A,
+    w: EncoderWs<A>,
+    rows: number,
+    gw: number,
+    group: { decode(j: number, beta: number, xhat: A): void; backward(j: number, G: A): void },
+  ): number {
+    const { backend: bk, d } = this;
+    const J = this.prefixEnds.length;
     const v = this.groupViews(w, rows);
     const xhat = w.dxhat; // the running prefix reconstruction, then G (suffix sums of d x^_j)
     let sum = 0;
     for (let j = 0; j < J; j++) {
-      const len = ends[j] - starts[j];
-      bk.gemm(false, false, rows, d, len, 1, v.hs[j], m, this.decRows[j], d, j === 0 ? 0 : 1, xhat, d);
+      group.decode(j, j === 0 ? 0 : 1, xhat);
       if (j === 0) bk.addBias(xhat, this.b_dec.data, rows, d, xhat);
       sum += residual(bk, x, xhat, rows, v.E[j]);
     }
@@ -156,10 +165,8 @@ export class MatryoshkaSae<A extends FloatArray> extends BatchTopKSae<A> {
     G.fill(0);
     const c = (-2 * gw) / (rows * J);
     for (let j = J - 1; j >= 0; j--) {
-      const len = ends[j] - starts[j];
       bk.axpy(c, v.E[j], G);
-      bk.gemm(false, true, rows, len, d, 1, G, d, this.decRows[j], d, 0, v.dhs[j], m);
-      bk.gemm(true, false, len, d, rows, 1, v.hs[j], m, G, d, 1, this.decGradRows[j], d);
+      group.backward(j, G);
     }
     bk.sumRows(G, rows, d, this.colD, false);
     bk.axpy(1, this.colD, this.b_dec.grad);
