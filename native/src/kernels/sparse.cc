@@ -175,6 +175,7 @@ Napi::Value Spmm(const Napi::CallbackInfo& info) {
     parallel_for(rows, par, [=](int64_t r) {
       float* cr = pc + r * n + c0;
       const int32_t e0 = s.rowPtr[r], e1 = s.rowPtr[r + 1];
+      if (e0 == e1 && beta == 1.0f) return;  // an empty row adds nothing: C's row is not touched
       if (w == kSpmmChunk) {
         v16 acc[kSpmmVecs] = {};
         for (int32_t e = e0; e < e1; e++) {
