@@ -3,7 +3,7 @@
  * (see ref.ts for the conventions). Equations are on each method.
  */
 import type { FloatArray } from "../backend.ts";
-import { dim, finite, floats, num, strided } from "./ref-check.ts";
+import { dim, finite, floats, gemmArgs, num } from "./ref-check.ts";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -26,18 +26,7 @@ export class RefBasic {
     c: FloatArray, // [m, n], row stride ldc
     ldc: number,
   ): void {
-    const K = "gemm";
-    if (typeof transA !== "boolean" || typeof transB !== "boolean") {
-      throw new TypeError(`${K}: arguments 'transA' and 'transB' must be booleans`);
-    }
-    dim(K, "m", m);
-    dim(K, "n", n);
-    dim(K, "k", k);
-    num(K, "alpha", alpha);
-    num(K, "beta", beta);
-    strided(K, "a", a, transA ? k : m, transA ? m : k, lda);
-    strided(K, "b", b, transB ? n : k, transB ? k : n, ldb, a);
-    strided(K, "c", c, m, n, ldc, a);
+    gemmArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     // op(A)[i, p] = a[i * ai + p * ap], op(B)[p, j] = b[p * bp + j * bj]
     const [ai, ap] = transA ? [1, lda] : [lda, 1];
     const [bp, bj] = transB ? [1, ldb] : [ldb, 1];

@@ -133,3 +133,33 @@ export function strided(
     }
   }
 }
+
+/** The argument checks of gemm (RefBasic.gemm and the explorer's reordered twin share them). */
+export function gemmArgs(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: FloatArray, // stored [m, k] (or [k, m] when transA), row stride lda
+  lda: number,
+  b: FloatArray, // stored [k, n] (or [n, k] when transB), row stride ldb
+  ldb: number,
+  beta: number,
+  c: FloatArray, // [m, n], row stride ldc
+  ldc: number,
+): void {
+  const K = "gemm";
+  if (typeof transA !== "boolean" || typeof transB !== "boolean") {
+    throw new TypeError(`${K}: arguments 'transA' and 'transB' must be booleans`);
+  }
+  dim(K, "m", m);
+  dim(K, "n", n);
+  dim(K, "k", k);
+  num(K, "alpha", alpha);
+  num(K, "beta", beta);
+  strided(K, "a", a, transA ? k : m, transA ? m : k, lda);
+  strided(K, "b", b, transB ? n : k, transB ? k : n, ldb, a);
+  strided(K, "c", c, m, n, ldc, a);
+}

@@ -14,7 +14,7 @@
  */
 import type { FloatArray } from "../../core/backend.ts";
 import { RefBackend } from "../../core/backends/ref.ts";
-import { dim, num, strided } from "../../core/backends/ref-check.ts";
+import { gemmArgs } from "../../core/backends/ref-check.ts";
 
 export class ExplorerBackend extends RefBackend {
   private row = new Float64Array(0);
@@ -34,18 +34,7 @@ export class ExplorerBackend extends RefBackend {
     c: FloatArray, // [m, n], row stride ldc
     ldc: number,
   ): void {
-    const K = "gemm";
-    if (typeof transA !== "boolean" || typeof transB !== "boolean") {
-      throw new TypeError(`${K}: arguments 'transA' and 'transB' must be booleans`);
-    }
-    dim(K, "m", m);
-    dim(K, "n", n);
-    dim(K, "k", k);
-    num(K, "alpha", alpha);
-    num(K, "beta", beta);
-    strided(K, "a", a, transA ? k : m, transA ? m : k, lda);
-    strided(K, "b", b, transB ? n : k, transB ? k : n, ldb, a);
-    strided(K, "c", c, m, n, ldc, a);
+    gemmArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     const [ai, ap] = transA ? [1, lda] : [lda, 1];
     if (this.row.length < n) this.row = new Float64Array(n);
     const acc = this.row;
