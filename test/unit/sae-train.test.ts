@@ -25,6 +25,7 @@ import { syntheticSource } from "../../src/sae/synthetic.ts";
 import { type BatchStream, bufferBatches, syntheticBatches } from "../../src/sae/train/batches.ts";
 import { checkpointSteps } from "../../src/sae/train/checkpoint.ts";
 import { jobDir, trainSaes } from "../../src/sae/train/trainer.ts";
+import { withDecoderAsync } from "../helpers/sparse-decoder.ts";
 
 const FIXTURE = join(import.meta.dirname, "..", "golden", "lm", "gemma2-old");
 const HOOKS = ["blocks.1.hook_resid_post", "blocks.2.hook_resid_post"];
@@ -137,6 +138,24 @@ test("an interrupted-and-resumed run ends byte-identical to an uninterrupted one
       ]);
     }
   assert.ok(reactivated > 0, "some features were reactivated on the way (the resume crosses reactivation rounds)");
+});
+
+test("the TopK family's sparse step (forced on) resumes byte-identical too (topk, batchtopk, matryoshka x 2 hooks)", async () => {
+  const archs = ["topk", "batchtopk", "matryoshka"] as const;
+  const a = join(root, "sparse-a");
+  const b = join(root, "sparse-b");
+  await withDecoderAsync(true, async () => {
+    await trainSaes({ config, archs, stream: storeStream(2), out: a, log: quiet });
+    await trainSaes({ config, archs, stream: storeStream(2), out: b, log: quiet, stopAfter: 5 });
+    await trainSaes({ config, archs, stream: storeStream(2), out: b, log: quiet, resume: true });
+  });
+  for (const arch of archs)
+    for (const hook of HOOKS) {
+      const [da, db] = [jobDir(a, arch, hook), jobDir(b, arch, hook)];
+      const wa = readFileSync(join(da, "sae_weights.safetensors"));
+      assert.ok(wa.equals(readFileSync(join(db, "sae_weights.safetensors"))), `${arch}/${hook}: weights differ`);
+      assert.equal(logWithoutTimings(join(db, "train_log.jsonl")), logWithoutTimings(join(da, "train_log.jsonl")));
+    }
 });
 
 test("cfg.json records the training-time l0 / explained variance, recomputed here from the saved folder", async () => {
