@@ -12,7 +12,6 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import { AuxK } from "../auxk.ts";
-import { SparseCodes } from "../sparse-codes.ts";
 import type { BaselineArch, LossParts, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
@@ -38,21 +37,14 @@ export class BatchTopKSae<A extends FloatArray> extends EncoderSae<A> {
 
   /**
    * trainSparse (encoder-sae.ts) when the codes are sparse enough: h from backend.batchTopkSelect
-   * (no dense pass), the AuxK selection from topkSelect, the threshold EMA from h's entries.
-   * Subclasses whose decoder differs opt in by overriding reconstructSparse and setting this.
+   * (no dense pass), the AuxK selection from topkSelect, the threshold EMA from h's entries. A
+   * subclass whose decoder differs overrides reconstructSparse too (matryoshka).
    */
-  protected sparseStep = true;
-
   override trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
-    const { d, m } = this;
+    const { m } = this;
     const k = this.hyper.k;
     const aux = this.auxk.plan(options.deadMask);
-    const sparse =
-      this.sparseStep &&
-      SparseCodes.sizeAllows(m, d) &&
-      SparseCodes.useSparse(rows * k, rows, m) &&
-      (aux === null || SparseCodes.useSparse(rows * aux.kAux, rows, m));
-    if (!sparse) return super.trainBatch(x, rows, options);
+    if (!this.sparseStepFits(rows, k, aux)) return super.trainBatch(x, rows, options);
     const gw = this.beginBatch(x, rows, options);
     const none = new Int32Array(0);
     const parts = this.trainSparse(x, rows, gw, this.auxk, aux, aux ? options.deadMask : null, (pre0, n) => {

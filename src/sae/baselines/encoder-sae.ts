@@ -122,6 +122,19 @@ export abstract class EncoderSae<A extends FloatArray> extends BaselineBase<A> {
   }
 
   /**
+   * Whether trainSparse fits this micro-batch: a decoder large enough for sparse codes and both k
+   * per row and AuxK's k_aux per row within SPARSE_DECODER's density (sparse-codes.ts).
+   */
+  protected sparseStepFits(rows: number, k: number, aux: { kAux: number } | null): boolean {
+    const { d, m } = this;
+    return (
+      SparseCodes.sizeAllows(m, d) &&
+      SparseCodes.useSparse(rows * k, rows, m) &&
+      (aux === null || SparseCodes.useSparse(rows * aux.kAux, rows, m))
+    );
+  }
+
+  /**
    * The step of the TopK family on sparse codes (issue 18): everything after the encoder GEMM runs
    * on the selected entries. With pre0 = (x - b_dec) W_enc (no b_enc: `select` adds it),
    * `select` fills `sparse` with h's entries (values ReLU(pre0 + b_enc) >= 0) and, when `aux` is

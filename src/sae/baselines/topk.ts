@@ -8,7 +8,6 @@
  */
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import { AuxK } from "../auxk.ts";
-import { SparseCodes } from "../sparse-codes.ts";
 import type { LossParts, SaeFactory, SaeHyper, TrainBatchOptions } from "../types.ts";
 import { RowWorkspace } from "../workspace.ts";
 import { EncoderSae, type EncoderWs } from "./encoder-sae.ts";
@@ -29,14 +28,10 @@ export class TopKSae<A extends FloatArray> extends EncoderSae<A> {
   }
 
   override trainBatch(x: A, rows: number, options: TrainBatchOptions): LossParts {
-    const { d, m } = this;
+    const { m } = this;
     const k = this.hyper.k;
     const aux = this.auxk.plan(options.deadMask);
-    const sparse =
-      SparseCodes.sizeAllows(m, d) &&
-      SparseCodes.useSparse(rows * k, rows, m) &&
-      (aux === null || SparseCodes.useSparse(rows * aux.kAux, rows, m));
-    if (!sparse) return super.trainBatch(x, rows, options);
+    if (!this.sparseStepFits(rows, k, aux)) return super.trainBatch(x, rows, options);
     const gw = this.beginBatch(x, rows, options);
     const dead = aux ? options.deadMask : null;
     return this.trainSparse(x, rows, gw, this.auxk, aux, dead, (pre0, n) => {
