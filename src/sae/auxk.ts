@@ -9,9 +9,11 @@
  *   aux = coef * min(n_dead / auxK, 1) * mean_b ||e - e^||^2
  *
  * Gradients flow into W_dec and, through a, into pre (hence W_enc, b_enc and b_dec's input term).
- * Selection reuses the per-row TopK kernel on ReLU(pre) with the live features set to -inf (k_aux
- * <= n_dead, so they are never picked). When k_aux / m is small (SparseCodes.useSparse) the decode
- * and its backward run on a's k_aux entries per row (sparseLoss) instead of dense GEMMs.
+ * Selection (loss): the per-row TopK kernel on ReLU(pre) with the live features set to -inf (k_aux
+ * <= n_dead, so they are never picked); the TopK family's sparse step selects with topkSelect
+ * instead (selection, then selectionLoss). When k_aux / m is small (SparseCodes.useSparse) the
+ * decode and its backward run on a's k_aux entries per row (selectionLoss) instead of dense GEMMs,
+ * reading a compact copy of W_dec's dead rows.
  */
 import type { Backend, FloatArray } from "../core/backend.ts";
 import type { Parameter } from "../core/parameter.ts";
