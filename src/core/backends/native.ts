@@ -357,17 +357,18 @@ export class NativeBackend extends NativeLmKernels implements Backend {
   }
 
   rope(
-    x: FloatArray, // [n, heads, headDim]
+    x: FloatArray, // [n, heads, headDim], or [n, stride] with the heads first in each row
     positions: Int32Array, // [n]
     n: number,
     heads: number,
     headDim: number,
     theta: number,
     inverse: boolean,
-    out: FloatArray, // [n, heads, headDim]
+    out: FloatArray, // [n, heads, headDim], or [n, stride] with the heads first in each row
+    stride?: number,
   ): void {
     f32("rope", x, out);
-    this.addon.rope(x, positions, n, heads, headDim, theta, inverse, out);
+    this.addon.rope(x, positions, n, heads, headDim, theta, inverse, out, stride);
   }
 
   // ---------------------------------------------------------------- optimizer
