@@ -137,6 +137,8 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
   /**
    * RMSNorm: out = x * rstd * (offset + w), rstd = 1 / sqrt(mean(x^2) + eps).
    * offset = 1 gives Gemma's (1 + w); offset = 0 the plain form. w [cols]; rstd [rows] written.
+   * With residual and sum [rows, cols] (both or neither): also sum = residual + out, in the same pass
+   * (a pre-norm block's residual stream: x_next = x + RMSNorm(branch)).
    */
   rmsNorm(
     x: FloatArray,
@@ -147,8 +149,10 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     eps: number,
     out: FloatArray,
     rstd: FloatArray,
+    residual?: FloatArray | null,
+    sum?: FloatArray | null,
   ): void;
-  /** Backward of rmsNorm. dx overwritten; dw [cols] accumulated (may be null). */
+  /** Backward of rmsNorm. dx overwritten (accumulate: dx += the gradient); dw [cols] accumulated (may be null). */
   rmsNormBackward(
     dy: FloatArray,
     x: FloatArray,
@@ -159,6 +163,7 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     cols: number,
     dx: FloatArray,
     dw: FloatArray | null,
+    accumulate?: boolean,
   ): void;
 
   // ---------------------------------------------------------------- softmax, attention, loss

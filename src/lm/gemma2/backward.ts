@@ -214,8 +214,7 @@ export class Gemma2Backward {
       be.gemm(true, false, m, d, rows, 1, s.dGu, m2, a.ln2, d, 1, g.wGate, d);
       be.gemm(true, false, m, d, rows, 1, dUp, m2, a.ln2, d, 1, g.wUp, d);
     }
-    be.rmsNormBackward(s.dLn, a.residMid, w.preFfNorm, 1, a.ln2Rstd, rows, d, s.dTmp, g.preFfNorm);
-    be.add(s.dx, s.dTmp, s.dx);
+    be.rmsNormBackward(s.dLn, a.residMid, w.preFfNorm, 1, a.ln2Rstd, rows, d, s.dx, g.preFfNorm, true); // dx +=
   }
 
   /** Attention half of block `layer`: dx holds dL/d residMid on entry, dL/d resid(layer) on exit. */
@@ -273,8 +272,7 @@ export class Gemma2Backward {
       be.gemm(true, false, kd, d, rows, 1, dk, n3, a.ln1, d, 1, g.wk, d);
       be.gemm(true, false, kd, d, rows, 1, dv, n3, a.ln1, d, 1, g.wv, d);
     }
-    be.rmsNormBackward(s.dLn, ws.resid(layer), w.inputNorm, 1, a.ln1Rstd, rows, d, s.dTmp, g.inputNorm);
-    be.add(s.dx, s.dTmp, s.dx);
+    be.rmsNormBackward(s.dLn, ws.resid(layer), w.inputNorm, 1, a.ln1Rstd, rows, d, s.dx, g.inputNorm, true); // dx +=
   }
 
   /** Embedding: grads.embed[ids] += fround(sqrt(d)) * dx0. dx0 [rows, d] is scaled in place. */

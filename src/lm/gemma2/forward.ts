@@ -17,6 +17,7 @@
  *              (gate | up packed per row, gu; gelu_tanh(.) * (.) in one pass: Backend.gegluPacked)
  *                                                                 -> hook_mlp_out
  *     x_l+1  = x_mid + mlp                                        -> hook_resid_post
+ *     (without a hook each residual add runs inside its RMSNorm: Backend.rmsNorm's residual, sum)
  *   logits   = c_f tanh((RMSNorm_final(x_L) E^T) / c_f)           (tied unembedding)
  *   (training: headRaw stops at z = RMSNorm_final(x_L) E^T; the cap is fused with the loss,
  *   Backend.softcapCrossEntropy in backward.ts)
@@ -203,9 +204,11 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const [q, k, v] = [qkv, qkv.subarray(H * hd), qkv.subarray((H + KV) * hd)];
     be.attentionForwardFused(q, k, v, B, T, H, KV, hd, alpha, cap, window, a.preatt, a.att, a.y, n3);
     this.lin.xWt(a.y, rows, H * hd, w.wo, d, a.attnProj);
-    be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
-    hook?.(layer, "attn_out", a.attnOut);
-    be.add(x, a.attnOut, a.residMid);
+    if (hook) {
+      be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
+      hook(layer, "attn_out", a.attnOut); // may rewrite attnOut (splice) before the residual add
+      be.add(x, a.attnOut, a.residMid);
+    } else be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd, x, a.residMid);
   }
 
   /** a.residMid -> resid(layer + 1) = residMid + RMSNorm_post_ff(GeGLU(RMSNorm_pre_ff(residMid))). */
@@ -225,9 +228,14 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     }
     be.gegluPacked(a.gu, rows, m, a.hidden);
     this.lin.xWt(a.hidden, rows, m, w.wDown, d, a.down);
-    be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
-    hook?.(layer, "mlp_out", a.mlpOut);
-    be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
+    if (hook) {
+      be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
+      hook(layer, "mlp_out", a.mlpOut);
+      be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
+    } else {
+      const next = ws.resid(layer + 1);
+      be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd, a.residMid, next);
+    }
   }
 
   /** resid(nLayers) -> logits [rows, vocab] = softcap(RMSNorm_final(x) E^T). */
