@@ -9,7 +9,7 @@
  *   head:  logits = c_f tanh(z / c_f), z = n E^T, n = RMSNorm_f(x_L)
  *          dz = (softmax(logits) - onehot(target)) dloss * (1 - (logits / c_f)^2)
  *          (lossAndBackward: the cap, the loss and dz in one pass, Backend.softcapCrossEntropy, from
- *          z of Gemma2Model.headRaw; loss + backward: from the capped logits of head(), unfused)
+ *          z of Gemma2Model.headRaw, dz written over z; loss + backward: from the capped logits of head(), unfused)
  *          dn = dz E;  dE += dz^T n;  dx_L = RMSNorm_f'(dn)          (dw_f accumulated)
  *   block l, MLP half (x_l+1 = m + RMSNorm_pf(down), m = x_mid):
  *          d_down = RMSNorm_pf'(dx);  d_hid = d_down Wd;  dWd += d_down^T hid
@@ -51,7 +51,7 @@ export class Gemma2BackwardScratch {
   readonly dGu: FloatArray; // [rows, 2 dMlp]  d_gate | d_up per row
   readonly dqkv: FloatArray; // [rows, (H + 2 KV) hd]  dq | dk | dv per row
   readonly dy: FloatArray; // [rows, H*hd]
-  readonly dLogits: FloatArray; // [rows, vocab]
+  readonly dLogits: FloatArray; // [rows, vocab] (backward() only; lossAndBackward writes dz over z)
   readonly dloss: FloatArray; // [rows]
 
   constructor(cfg: Gemma2Config, batch: number, seq: number, like: FloatArray) {
@@ -126,7 +126,8 @@ export class Gemma2Backward {
    * z, before the soft-cap) on a keepActivations workspace: the fused soft-capped cross-entropy
    * gives the per-row losses and dz in one pass; then grads += dL/dtheta as backward() does, for
    * L = dlossPerRow * sum of the scored rows' cross-entropies. Returns the plain sum of the
-   * per-row losses and the count of scored rows (as loss()). ws.logits() is left holding z.
+   * per-row losses and the count of scored rows (as loss()). dz overwrites z in ws.logits() (one
+   * [rows, vocab] buffer streamed instead of two: the pass is memory-bound).
    */
   lossAndBackward(
     ws: Gemma2Workspace,
@@ -148,11 +149,11 @@ export class Gemma2Backward {
       c.finalSoftcap ?? 0,
       s.dloss,
       losses,
-      s.dLogits,
+      ws.logits(), // dz in place of z
     );
     let sum = 0;
     for (let r = 0; r < ws.rows; r++) sum += losses[r];
-    this.headBackwardFromDz(ws, grads);
+    this.headBackwardFromDz(ws, grads, ws.logits());
     for (let l = c.numLayers - 1; l >= 0; l--) {
       this.mlpBackward(ws, l, grads);
       this.attentionBackward(ws, l, grads);
@@ -161,16 +162,16 @@ export class Gemma2Backward {
     return { sum, count };
   }
 
-  /** Head after dz is in scratch dLogits: dx = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
-  private headBackwardFromDz(ws: Gemma2Workspace, grads: Gemma2Grads): void {
+  /** Head from dz [rows, vocab]: dx = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
+  private headBackwardFromDz(ws: Gemma2Workspace, grads: Gemma2Grads, dz: FloatArray): void {
     const be = this.be;
     const c = this.model.cfg;
     const w = this.model.w;
     const s = this.scratchFor(ws);
     const { rows } = ws;
     const { hiddenSize: d, vocabSize: V } = c;
-    be.gemm(false, false, rows, d, V, 1, s.dLogits, V, w.lmHead, d, 0, s.dLn, d);
-    be.gemm(true, false, V, d, rows, 1, s.dLogits, V, ws.finalNorm, d, 1, grads.lmHead, d);
+    be.gemm(false, false, rows, d, V, 1, dz, V, w.lmHead, d, 0, s.dLn, d);
+    be.gemm(true, false, V, d, rows, 1, dz, V, ws.finalNorm, d, 1, grads.lmHead, d);
     be.rmsNormBackward(s.dLn, ws.resid(c.numLayers), w.finalNorm, 1, ws.finalRstd, rows, d, s.dx, grads.finalNorm);
   }
 
@@ -184,7 +185,7 @@ export class Gemma2Backward {
     const logits = ws.logits(); // [rows, V] after soft-capping
     be.crossEntropyBackward(logits, targets, dloss, rows, V, s.dLogits);
     if (c.finalSoftcap !== null) be.softcapBackward(logits, s.dLogits, c.finalSoftcap, s.dLogits);
-    this.headBackwardFromDz(ws, grads);
+    this.headBackwardFromDz(ws, grads, s.dLogits);
   }
 
   /** MLP half of block `layer`: dx holds dL/d resid(layer + 1) on entry, dL/d residMid on exit. */
