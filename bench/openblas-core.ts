@@ -12,6 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { openblasTimeoutSetByMsae } from "../src/core/backends/addon.ts";
 
 /** OpenBLAS x86-64 kernel families, widest first, with the /proc/cpuinfo flags each needs. */
 export const CORE_CANDIDATES: readonly { name: string; needs: readonly string[] }[] = [
@@ -136,6 +137,9 @@ export function peerEnv(core: string | null, threads: number): NodeJS.ProcessEnv
     OPENBLAS_NUM_THREADS: `${threads}`,
     OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? "passive",
   };
+  // The peer's OpenBLAS runs as installed: msae's own OPENBLAS_THREAD_TIMEOUT default
+  // (src/core/backends/addon.ts) is not passed on; one the user set is.
+  if (openblasTimeoutSetByMsae()) delete env.OPENBLAS_THREAD_TIMEOUT;
   if (core !== null) env.OPENBLAS_CORETYPE = core;
   return env;
 }

@@ -13,6 +13,16 @@ export type NativeAddon = Record<string, (...args: any[]) => any>;
 let cached: NativeAddon | null | undefined;
 let loadError = "";
 
+/** OPENBLAS_THREAD_TIMEOUT msae sets when unset (log2 of the cycles an idle OpenBLAS worker spins). */
+export const OPENBLAS_THREAD_TIMEOUT_DEFAULT = "16";
+
+let openblasTimeoutSetHere = false;
+
+/** Whether OPENBLAS_THREAD_TIMEOUT in process.env is msae's default (not the user's setting). */
+export function openblasTimeoutSetByMsae(): boolean {
+  return openblasTimeoutSetHere;
+}
+
 export function loadAddon(): NativeAddon | null {
   if (cached !== undefined) return cached;
   if (process.env.MSAE_BACKEND === "ref") {
@@ -28,6 +38,14 @@ export function loadAddon(): NativeAddon | null {
     // spinning threads starve the one holding the work (10-100x slowdowns seen). OpenBLAS has its
     // own thread pool, so GEMM is unaffected. Set OMP_WAIT_POLICY=active to override.
     process.env.OMP_WAIT_POLICY ??= "passive";
+    // The same for OpenBLAS's pthread pool: after each GEMM its workers spin (sched_yield loop) for
+    // 2^28 cycles (~0.1 s) before sleeping, i.e. through every kernel that follows, on the core the
+    // OpenMP kernels need. 2^16 cycles (~25 us) keeps back-to-back GEMMs warm and frees the core
+    // right after (measured: tiny-gemma2 training step ~0.49 -> ~0.42 s on 2 hyperthreads).
+    if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) {
+      process.env.OPENBLAS_THREAD_TIMEOUT = OPENBLAS_THREAD_TIMEOUT_DEFAULT;
+      openblasTimeoutSetHere = true;
+    }
     try {
       cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
     } catch (e) {
