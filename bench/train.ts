@@ -188,6 +188,7 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
       );
       prof.enabled = false;
       profiled.step();
+      if (peers.length) await settle();
       prof.enabled = true;
       const t0 = performance.now();
       profiled.step();
