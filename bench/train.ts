@@ -5,7 +5,8 @@
  * folder read by both: models/tiny-gemma2 by default), in the same run:
  *
  *   tokens/s = batch * seq / (best wall time of `steps` timed steps after `warmup` untimed ones)
- *   (msae and torch steps alternate, so a burst of load on a shared machine hits both)
+ *   (msae and torch steps alternate, so a burst of load on a shared machine hits both; an untimed
+ *   0.25 s pause before each step lets the other side's idle BLAS threads stop spinning)
  *   ratio    = msae tokens/s / torch tokens/s (the faster torch run: the peer at its best)
  *   first-step check: |loss_msae - loss_torch| and the relative gradient-norm difference on the
  *   first step (same weights, same batch: both sides did the same work)
@@ -151,6 +152,7 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
     const torchTimes: number[][] = peers.map(() => []);
     const torchUtil: number[][] = peers.map(() => []);
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
+      if (peers.length) await settle();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const r = msae.step();
@@ -162,6 +164,7 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
         msaeUtil.push((cpu.user + cpu.system) / 1e6 / (dt * threads));
       }
       for (const [j, p] of peers.entries()) {
+        await settle();
         const s = await p.step();
         firstTorch[j] ??= s;
         if (i >= opts.warmup) {
@@ -185,6 +188,7 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
       );
       prof.enabled = false;
       profiled.step();
+      if (peers.length) await settle();
       prof.enabled = true;
       const t0 = performance.now();
       profiled.step();
@@ -258,6 +262,13 @@ export async function runTrainBench(options: Partial<TrainBenchOptions> = {}): P
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/**
+ * A pause between the sides' steps, untimed: an OpenBLAS at its installed OPENBLAS_THREAD_TIMEOUT
+ * (2^28 cycles; msae sets 2^16 for both sides unless the user sets it) keeps its idle workers
+ * spinning for about 0.1 s after a GEMM, which would run into the other side's timed step.
+ */
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 250));
 
 const num = (x: number | null, digits: number) => (x === null ? "-" : x.toFixed(digits));
 

@@ -137,6 +137,8 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
   /**
    * RMSNorm: out = x * rstd * (offset + w), rstd = 1 / sqrt(mean(x^2) + eps).
    * offset = 1 gives Gemma's (1 + w); offset = 0 the plain form. w [cols]; rstd [rows] written.
+   * With residual and sum [rows, cols] (both or neither): also sum = residual + out, in the same pass
+   * (a pre-norm block's residual stream: x_next = x + RMSNorm(branch)).
    */
   rmsNorm(
     x: FloatArray,
@@ -147,8 +149,10 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     eps: number,
     out: FloatArray,
     rstd: FloatArray,
+    residual?: FloatArray | null,
+    sum?: FloatArray | null,
   ): void;
-  /** Backward of rmsNorm. dx overwritten; dw [cols] accumulated (may be null). */
+  /** Backward of rmsNorm. dx overwritten (accumulate: dx += the gradient); dw [cols] accumulated (may be null). */
   rmsNormBackward(
     dy: FloatArray,
     x: FloatArray,
@@ -159,6 +163,7 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     cols: number,
     dx: FloatArray,
     dw: FloatArray | null,
+    accumulate?: boolean,
   ): void;
 
   // ---------------------------------------------------------------- softmax, attention, loss
@@ -193,6 +198,13 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
   /** dUp = dOut * gelu(gate); dGate = dOut * up * gelu'(gate). All [n]; dGate or dUp may alias dOut. */
   gegluBackward(gate: FloatArray, up: FloatArray, dOut: FloatArray, dGate: FloatArray, dUp: FloatArray): void;
   /**
+   * GeGLU on gate and up packed in one matrix: gu [rows, 2m] (row r = gate_r | up_r, the output of
+   * one GEMM with the stacked weight [Wg; Wu]); out [rows, m] = gelu(gu[:, :m]) * gu[:, m:].
+   */
+  gegluPacked(gu: FloatArray, rows: number, m: number, out: FloatArray): void;
+  /** Backward of gegluPacked: dOut [rows, m] -> dGu [rows, 2m] = dGate | dUp (may alias gu). */
+  gegluPackedBackward(gu: FloatArray, dOut: FloatArray, rows: number, m: number, dGu: FloatArray): void;
+  /**
    * Soft-capped logits + cross-entropy in one pass over z [rows, vocab] (raw logits), targets [rows]
    * (-1 = ignored): c = cap tanh(z / cap) (cap = 0: c = z), losses [rows] = logsumexp(c) - c[target];
    * with dloss [rows] and dz [rows, vocab] (both or neither; dz may alias z):
@@ -214,6 +226,9 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
    * j <= i and i - j < window (window <= 0: unlimited). S = alpha q k^T, C = cap tanh(S / cap)
    * (cap = 0: C = S), P = softmax(C), y = P v [batch*seq, heads*headDim]. scores (C) and probs (P)
    * [batch, heads, seq, seq] are written for the backward (0 outside the allowed band).
+   * stride > 0 (packed q|k|v): q, k, v are row-strided views (row stride `stride` >=
+   * (heads + 2 kvHeads) headDim) into one [batch*seq, stride] matrix, e.g. qkv, qkv.subarray(H hd),
+   * qkv.subarray((H + KV) hd); y stays [batch*seq, heads*headDim]. 0 (default): contiguous.
    */
   attentionForwardFused(
     q: FloatArray,
@@ -230,8 +245,12 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     scores: FloatArray,
     probs: FloatArray,
     y: FloatArray,
+    stride?: number,
   ): void;
-  /** Backward of attentionForwardFused given dy (laid out like y): dq, dk, dv (like q, k, v) overwritten. */
+  /**
+   * Backward of attentionForwardFused given dy (laid out like y): dq, dk, dv (laid out like q, k, v,
+   * with the same stride when packed) overwritten.
+   */
   attentionBackwardFused(
     q: FloatArray,
     k: FloatArray,
@@ -250,6 +269,7 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     dq: FloatArray,
     dk: FloatArray,
     dv: FloatArray,
+    stride?: number,
   ): void;
 
   // ---------------------------------------------------------------- sparsity
@@ -271,6 +291,8 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
    * For i < headDim/2, with f = pos * theta^(-2i/headDim):
    *   out[i] = x[i] cos f - x[i + h/2] sin f;  out[i + h/2] = x[i + h/2] cos f + x[i] sin f.
    * inverse = true applies the transposed rotation (the backward).
+   * stride (default heads*headDim): the row stride of x and out, whose rows then hold the heads in
+   * their first heads*headDim entries (q|k of a packed q|k|v matrix; the rest of a row is untouched).
    */
   rope(
     x: FloatArray,
@@ -281,6 +303,7 @@ export interface Backend extends EvalKernels, SaeKernels, SparseKernels {
     theta: number,
     inverse: boolean,
     out: FloatArray,
+    stride?: number,
   ): void;
 
   // ---------------------------------------------------------------- optimizer

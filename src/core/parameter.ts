@@ -22,7 +22,11 @@ export class Parameter<A extends FloatArray = Float32Array> {
   /** Optional per-column gradient scale [shape[1]] for 2-D parameters (see header); null = none. */
   colGradScale: A | null = null;
 
-  constructor(name: string, data: A, shape: Shape, decay = shape.length >= 2) {
+  /**
+   * `grad` [shape], optional: a caller-owned gradient buffer (a view into a flat buffer, zeroed);
+   * by default a new zeroed array of data's type.
+   */
+  constructor(name: string, data: A, shape: Shape, decay = shape.length >= 2, grad?: A) {
     if (data.length !== numel(shape)) {
       throw new RangeError(
         `parameter ${name}: data has ${data.length} entries but shape [${shape.join(", ")}] needs ${numel(shape)}`,
@@ -31,7 +35,9 @@ export class Parameter<A extends FloatArray = Float32Array> {
     this.name = name;
     this.shape = [...shape];
     this.data = data;
-    this.grad = new (data.constructor as { new (n: number): A })(data.length);
+    if (grad && (grad.length !== data.length || grad.constructor !== data.constructor))
+      throw new RangeError(`parameter ${name}: grad must have data's type and ${data.length} entries`);
+    this.grad = grad ?? new (data.constructor as { new (n: number): A })(data.length);
     this.decay = decay;
   }
 

@@ -13,12 +13,13 @@
  *   6. optimizer step (AdamW), then zeroGrad
  * Steps 1 and 3 are scalar multiplications, so they run as one fused pass g <- g * (f * clip)
  * after the hooks (hooks are linear per entry, so the order is unchanged mathematically; the norm
- * of step 3 is f * ||hooks(g)||).
+ * of step 3 is f * ||hooks(g)||). The norm and the pass run over the optimizer's gradient buffers
+ * (AdamW.gradBuffers: one per run of back-to-back parameters, e.g. two for the flat LM parameters).
  */
 import type { FloatArray } from "../core/backend.ts";
 import type { Parameter } from "../core/parameter.ts";
 import type { AdamW } from "./adamw.ts";
-import { assertFiniteGradNorm, globalGradNorm } from "./clip.ts";
+import { assertFiniteGradNorm } from "./clip.ts";
 import { applyGradScales } from "./scale.ts";
 
 export interface AccumulatorOptions {
@@ -111,7 +112,9 @@ export class GradAccumulator {
     const t = opt.stepCount + 1;
     const average = this.averaging === "divide" ? 1 / k : this.microBatches / k;
     applyGradScales(this.params, backend);
-    const gradNorm = globalGradNorm(this.params, backend) * average;
+    let sumSq = 0;
+    for (const g of opt.gradBuffers()) sumSq += backend.sumSquares(g);
+    const gradNorm = Math.sqrt(sumSq) * average;
     try {
       assertFiniteGradNorm(gradNorm, this.params, t);
     } catch (e) {
@@ -121,7 +124,7 @@ export class GradAccumulator {
     }
     const clipScale = gradNorm > this.maxGradNorm ? this.maxGradNorm / gradNorm : 1;
     const total = average * clipScale;
-    if (total !== 1) for (const p of this.params) backend.scale(p.grad, total, p.grad);
+    if (total !== 1) for (const g of opt.gradBuffers()) backend.scale(g, total, g);
     if (this.schedule) opt.setLr(this.schedule.lrAt(t));
     opt.step();
     opt.zeroGrad();

@@ -8,6 +8,11 @@
  * with lr_g the group's learning rate and wd_p = the group's weight decay, or 0 when
  * `param.decay === false` (biases, gains). The update runs in one fused kernel, backend.adamw.
  *
+ * Runs: parameters whose data (and gradients) are views lying back to back in one buffer, with the
+ * same lr and weight decay (e.g. the flat LM parameters of lm/train/params.ts), share one moment
+ * buffer and are updated by ONE kernel call over the whole run; `gradBuffers()` gives the runs'
+ * gradients (a global norm in a few passes). The per-parameter moments are views into it.
+ *
  * Learning rates: `setLr(lr)` sets the base lr (schedules call it every step). A group that gave
  * its own `lr` keeps the ratio group.lr / options.lr to the base, so a schedule moves every group
  * together. A group without `lr` follows the base lr; without `weightDecay` it uses the default.
@@ -55,7 +60,7 @@ export interface AdamWState {
 
 interface Slot {
   param: Parameter<FloatArray>;
-  m: FloatArray; // [param.shape]
+  m: FloatArray; // [param.shape] (a view into its run's moments)
   v: FloatArray; // [param.shape]
   /** group lr = base lr * lrFactor */
   lrFactor: number;
@@ -80,6 +85,7 @@ export class AdamW {
   private steps = 0;
   private readonly slots: Slot[] = [];
   private readonly byParam = new Map<Parameter<FloatArray>, Slot>();
+  private readonly runs: Run[];
 
   /** `groups`: parameter groups, or a plain list of parameters (one group with the defaults). */
   constructor(groups: ParamGroup[] | Parameter<FloatArray>[], options: AdamWOptions) {
@@ -125,6 +131,12 @@ export class AdamW {
       }
     });
     if (this.slots.length === 0) throw new Error("AdamW: no parameters to optimize");
+    this.runs = coalesce(this.slots);
+  }
+
+  /** The gradient buffers the update reads: one per run of back-to-back parameters. */
+  gradBuffers(): FloatArray[] {
+    return this.runs.map((r) => r.grad);
   }
 
   /** Base learning rate. */
@@ -161,17 +173,17 @@ export class AdamW {
   /** One AdamW update of every parameter from its current gradient. */
   step(): void {
     const t = this.steps + 1;
-    for (const s of this.slots) {
+    for (const r of this.runs) {
       this.backend.adamw(
-        s.param.data,
-        s.param.grad,
-        s.m,
-        s.v,
-        this.baseLr * s.lrFactor,
+        r.data,
+        r.grad,
+        r.m,
+        r.v,
+        this.baseLr * r.lrFactor,
         this.beta1,
         this.beta2,
         this.eps,
-        s.weightDecay,
+        r.weightDecay,
         t,
       );
     }
@@ -180,7 +192,7 @@ export class AdamW {
 
   /** Zero the gradients of every parameter. */
   zeroGrad(): void {
-    for (const s of this.slots) s.param.grad.fill(0);
+    for (const r of this.runs) r.grad.fill(0);
   }
 
   /** Zero the moments m, v of rows of the leading dim (entries, for a 1-D parameter). */
@@ -257,4 +269,78 @@ export class AdamW {
     if (!s) throw new Error(`AdamW.${fn}: parameter "${param?.name}" is not managed by this optimizer`);
     return s;
   }
+}
+
+/** Parameters updated by one kernel call: data, grad, m, v [n] over the run's parameters. */
+interface Run {
+  data: FloatArray;
+  grad: FloatArray;
+  m: FloatArray;
+  v: FloatArray;
+  lrFactor: number;
+  weightDecay: number;
+}
+
+/**
+ * Splits the slots into runs: sorted by position in their buffers, a slot joins the previous run
+ * when its data and gradient start where the run's end (same buffers, same array type) and it has
+ * the run's lr and weight decay. Each run of several slots gets one moment buffer, and its slots'
+ * m, v become views into it (still zero: called before any step).
+ */
+function coalesce(slots: Slot[]): Run[] {
+  const bufferIds = new Map<ArrayBufferLike, number>();
+  for (const s of slots) if (!bufferIds.has(s.param.data.buffer)) bufferIds.set(s.param.data.buffer, bufferIds.size);
+  const id = (s: Slot) => bufferIds.get(s.param.data.buffer) ?? 0;
+  const order = [...slots].sort((a, b) => id(a) - id(b) || a.param.data.byteOffset - b.param.data.byteOffset);
+  const groups: Slot[][] = [];
+  for (const s of order) {
+    const g = groups.at(-1);
+    const last = g?.at(-1);
+    const follows = (x: FloatArray, y: FloatArray) =>
+      x.buffer === y.buffer && x.constructor === y.constructor && y.byteOffset === x.byteOffset + x.byteLength;
+    if (
+      g &&
+      last &&
+      last.lrFactor === s.lrFactor &&
+      last.weightDecay === s.weightDecay &&
+      follows(last.param.data, s.param.data) &&
+      follows(last.param.grad, s.param.grad)
+    )
+      g.push(s);
+    else groups.push([s]);
+  }
+  return groups.map((g) => {
+    const first = g[0];
+    if (g.length === 1)
+      return {
+        data: first.param.data,
+        grad: first.param.grad,
+        m: first.m,
+        v: first.v,
+        lrFactor: first.lrFactor,
+        weightDecay: first.weightDecay,
+      };
+    const n = g.reduce((a, s) => a + s.param.data.length, 0);
+    const view = (a: FloatArray) => {
+      const C = a.constructor as new (b: ArrayBufferLike, o: number, n: number) => FloatArray;
+      return new C(a.buffer, a.byteOffset, n);
+    };
+    const m = sameTypeZeros(view(first.param.data));
+    const v = sameTypeZeros(m);
+    let o = 0;
+    for (const s of g) {
+      const len = s.param.data.length;
+      s.m = m.subarray(o, o + len);
+      s.v = v.subarray(o, o + len);
+      o += len;
+    }
+    return {
+      data: view(first.param.data),
+      grad: view(first.param.grad),
+      m,
+      v,
+      lrFactor: first.lrFactor,
+      weightDecay: first.weightDecay,
+    };
+  });
 }

@@ -4,7 +4,8 @@
  * and without the gradient, with and without the cap, ignored rows, dz = z in place, vocab 8192;
  * fused attention forward/backward over grouped-query shapes, head dims not a multiple of the
  * kernel's blocks, sliding windows (1, shorter and longer than the context) and no cap. Masked
- * entries must be exact zeros. Tolerance and its justification: parity-util.ts.
+ * entries must be exact zeros (the packed q|k|v and gate|up forms: kernels-lm-packed.test.ts).
+ * Tolerance and its justification: parity-util.ts.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -325,4 +325,40 @@ describe("parity: normalization", { skip }, () => {
       }
     }
   });
+
+  test("rmsNorm with the residual add (sum = residual + out) and rmsNormBackward with accumulate (dx +=)", () => {
+    const rng = new Rng(77); // its own stream: the tests above keep their inputs
+    for (const [rows, cols] of SHAPES) {
+      const L = `${rows}x${cols}`;
+      const io: IO = {
+        x: normal(rng, rows * cols, 2),
+        w: normal(rng, cols, 0.5),
+        residual: normal(rng, rows * cols),
+        out: new Float32Array(rows * cols),
+        rstd: new Float32Array(rows),
+        sum: new Float32Array(rows * cols),
+        dy: normal(rng, rows * cols),
+        dx: normal(rng, rows * cols),
+        dw: normal(rng, cols),
+      };
+      const fwd = (B: Backend, v: IO) =>
+        B.rmsNorm(f(v, "x"), f(v, "w"), 1, rows, cols, 1e-6, f(v, "out"), f(v, "rstd"), f(v, "residual"), f(v, "sum"));
+      const r = parity(`rmsNorm + residual ${L}`, io, fwd, ["out", "rstd", "sum"]);
+      const added = new Float32Array(rows * cols);
+      native.add(f(io, "residual"), f(r.nativeIO, "out"), added);
+      assert.deepEqual(r.nativeIO.sum, added, `${L}: sum != residual + out`);
+      const bio: IO = { ...io, rstd: r.refIO.rstd };
+      const back = (B: Backend, v: IO) =>
+        B.rmsNormBackward(f(v, "dy"), f(v, "x"), f(v, "w"), 1, f(v, "rstd"), rows, cols, f(v, "dx"), f(v, "dw"), true);
+      const floor = { dx: maxAbs(bio.dx) };
+      const rb = parity(`rmsNormBackward accumulate ${L}`, bio, back, ["dx", "dw"], { floor });
+      // accumulate = the plain gradient added to dx
+      const plain = new Float32Array(rows * cols);
+      native.rmsNormBackward(f(bio, "dy"), f(bio, "x"), f(bio, "w"), 1, f(bio, "rstd"), rows, cols, plain, null);
+      native.add(f(bio, "dx"), plain, plain);
+      const got = f(rb.nativeIO, "dx");
+      for (let i = 0; i < plain.length; i++)
+        assert.ok(Math.abs(got[i] - plain[i]) <= 1e-6 * (1 + Math.abs(plain[i])), `${L}: accumulate at ${i}`);
+    }
+  });
 });

@@ -18,6 +18,7 @@ import { AttentionViews, attentionForward } from "../../src/lm/attention.ts";
 import { attentionBackward } from "../../src/lm/attention-backward.ts";
 import { Gemma2Backward } from "../../src/lm/gemma2/backward.ts";
 import { Gemma2Model } from "../../src/lm/gemma2/forward.ts";
+import { gemma2WeightSpecs, gemma2Weights } from "../../src/lm/gemma2/weights.ts";
 import { createGemma2Params } from "../../src/lm/train/params.ts";
 import {
   buildModel,
@@ -205,3 +206,39 @@ test("lossAndBackward = loss() + backward() (fused vs unfused head), and native 
     assert.ok(err < 2e-4, `${p.name}: ${err}`);
   });
 });
+
+test("packed q|k|v and gate|up GEMMs (flat parameters) = the separate GEMMs (weights in separate arrays)", () => {
+  const c = trainCase(31);
+  // the flat parameter buffer makes [Wq; Wk; Wv] and [Wg; Wu] (and their gradients) views
+  assert.ok(c.model.packed.every((p) => p.wqkv !== null && p.wgu !== null));
+  c.step(new Gemma2Backward(c.model, ref), c.model, c.ws, c.params.grads);
+  const lossPacked = c.loss();
+  const packedGrads = c.params.list.map((p) => Float64Array.from(p.grad));
+  // the same numbers in one separate array per tensor: the forward and backward run the separate GEMMs
+  const data = new Map<string, Float32Array>();
+  const grad = new Map<string, Float32Array>();
+  const specs = gemma2WeightSpecs(c.cfg);
+  specs.forEach((s, i) => {
+    data.set(s.name, Float64Array.from(c.params.list[i].data) as unknown as Float32Array);
+    grad.set(s.name, new Float64Array(c.params.list[i].data.length) as unknown as Float32Array);
+  });
+  const sepW = gemma2Weights(c.cfg, data);
+  const sepG = gemma2Weights(c.cfg, grad);
+  const model = new Gemma2Model(c.cfg, sepW, ref);
+  assert.ok(model.packed.every((p) => p.wqkv === null && p.wgu === null));
+  const ws = f64Workspace(model, 2, 6);
+  c.step(new Gemma2Backward(model, ref), model, ws, sepG);
+  const sepLoss = forwardLoss(model, ws, c);
+  assert.ok(Math.abs(sepLoss - lossPacked) < 1e-12, `${sepLoss} vs ${lossPacked}`);
+  specs.forEach((s, i) => {
+    const err = maxRelDiff(grad.get(s.name) as unknown as FloatArray, packedGrads[i]);
+    assert.ok(err < 1e-12, `${s.name}: ${err}`);
+  });
+});
+
+function forwardLoss(model: Gemma2Model, ws: ReturnType<typeof f64Workspace>, c: ReturnType<typeof trainCase>): number {
+  const rows = ws.rows;
+  const losses = new Float64Array(rows);
+  ref.crossEntropy(forward(model, ws, c.ids), c.targets, rows, c.cfg.vocabSize, losses);
+  return losses.reduce((a, b) => a + b, 0) / c.count;
+}

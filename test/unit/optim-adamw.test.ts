@@ -226,3 +226,48 @@ for (const c of cases) {
     });
   });
 }
+
+test("back-to-back views of one flat buffer run as one update per (lr, decay) run, equal to separate tensors", () => {
+  for (const backend of [refBackend, ...(nativeBackend() ? [nativeBackend() as Backend] : [])]) {
+    const rng = new Rng(5);
+    const sizes = [6, 10, 4, 3];
+    const decays = [true, true, false, false];
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const flat = rng.fillNormal(new Float32Array(total));
+    const flatGrad = new Float32Array(total);
+    let o = 0;
+    const views = sizes.map((n, i) => {
+      const p = new Parameter(
+        `p${i}`,
+        flat.subarray(o, o + n),
+        decays[i] ? [n, 1] : [n],
+        decays[i],
+        flatGrad.subarray(o, o + n),
+      );
+      o += n;
+      return p;
+    });
+    const separate = views.map((p) => new Parameter(p.name, Float32Array.from(p.data), p.shape, p.decay));
+    const a = new AdamW([{ params: views, weightDecay: 0.1 }], { lr: 1e-2, backend });
+    const b = new AdamW([{ params: separate, weightDecay: 0.1 }], { lr: 1e-2, backend });
+    assert.equal(a.gradBuffers().length, 2); // the decayed matrices, the gains
+    assert.equal(b.gradBuffers().length, 4);
+    for (let step = 0; step < 3; step++) {
+      for (const [i, p] of views.entries()) {
+        rng.fillNormal(p.grad);
+        separate[i].grad.set(p.grad);
+      }
+      a.step();
+      b.step();
+      a.zeroGrad();
+      b.zeroGrad();
+    }
+    for (const [i, p] of views.entries()) {
+      assert.deepEqual(p.data, separate[i].data, `${backend.name} ${p.name}`);
+      assert.ok(p.grad.every((g) => g === 0));
+    }
+    const sa = a.state();
+    const sb = b.state();
+    for (const p of views) assert.deepEqual(sa.m[p.name], sb.m[p.name]);
+  }
+});

@@ -12,6 +12,9 @@
 //   dP_ij = dy_i . v_j;  dC_ij = P_ij (dP_ij - sum_j P_ij dP_ij);  dS_ij = dC_ij (1 - (C_ij / cap)^2)
 //   dq_i = alpha sum_j dS_ij k_j;  dk_j = alpha sum_{h in g} sum_i dS_ij q_i;  dv_j = sum_{h in g} sum_i P_ij dy_i
 //   dq, dk, dv (laid out like q, k, v) are overwritten. dS goes through a per-thread [T, T] scratch.
+// Packed q|k|v (optional last argument stride > 0): q, k, v (and dq, dk, dv) are row-strided views
+// of one [B*T, stride] matrix, stride >= (H + 2 KV) hd (the output of one GEMM with [Wq; Wk; Wv]);
+// y and dy stay [B*T, H*hd].
 // Every product is a register-blocked loop (4 rows x 32 scores or 4 rows x 64 head dims of
 // accumulators) over cache-resident rows: K and V of a head are transposed once per task into [hd, T'] scratch
 // (T' = T rounded up to 32, zero padded) so a row of scores is a sum of hd broadcast-FMAs.
@@ -115,12 +118,22 @@ inline void transpose_rows(const float* rows, int64_t ld, int64_t t, int64_t hd,
 
 struct Dims {
   int64_t B, T, H, KV, hd, window;
+  int64_t stride;  // row stride of q, k, v (and dq, dk, dv); 0 = contiguous
   float alpha, cap;
 };
 
+// A strided [rows, cols] view with row stride ld must hold at least (rows - 1) * ld + cols entries.
+inline void check_strided(const Napi::Env& env, const char* K, const char* name, size_t n, int64_t rows, int64_t ld,
+                          int64_t cols) {
+  const int64_t need_n = rows == 0 ? 0 : mul_dims(env, K, rows - 1, ld) + cols;
+  if (static_cast<int64_t>(n) < need_n)
+    fail_range(env, std::string(K) + ": '" + name + "' has " + std::to_string(n) + " entries, expected at least (rows - 1) * stride + " + std::to_string(cols) + " = " + std::to_string(need_n));
+}
+
 // Reads and checks the shared arguments q, k, v, batch, seq, heads, kvHeads, headDim, alpha, cap,
-// window at positions 0..10.
-Dims read_dims(const Napi::CallbackInfo& info, const char* K, View<float>& q, View<float>& k, View<float>& v) {
+// window at positions 0..10 and the optional row stride at stride_index.
+Dims read_dims(const Napi::CallbackInfo& info, const char* K, View<float>& q, View<float>& k, View<float>& v,
+               size_t stride_index) {
   Napi::Env env = info.Env();
   q = f32_arg(info, 0, K, "q");
   k = f32_arg(info, 1, K, "k");
@@ -139,9 +152,17 @@ Dims read_dims(const Napi::CallbackInfo& info, const char* K, View<float>& q, Vi
   need(env, d.KV >= 1 && d.H % d.KV == 0, K, "heads must be a positive multiple of kvHeads");
   need(env, d.T <= 65536 && d.hd <= 4096, K, "seq must be <= 65536 and headDim <= 4096");
   const int64_t rows = mul_dims(env, K, d.B, d.T);
-  need_len(env, K, "q", q.n, mul_dims(env, K, rows, d.H * d.hd), "batch*seq*heads*headDim");
-  need_len(env, K, "k", k.n, mul_dims(env, K, rows, d.KV * d.hd), "batch*seq*kvHeads*headDim");
-  need_len(env, K, "v", v.n, mul_dims(env, K, rows, d.KV * d.hd), "batch*seq*kvHeads*headDim");
+  d.stride = stride_index < info.Length() && !info[stride_index].IsUndefined() ? dim_arg(info, stride_index, K, "stride") : 0;
+  if (d.stride == 0) {
+    need_len(env, K, "q", q.n, mul_dims(env, K, rows, d.H * d.hd), "batch*seq*heads*headDim");
+    need_len(env, K, "k", k.n, mul_dims(env, K, rows, d.KV * d.hd), "batch*seq*kvHeads*headDim");
+    need_len(env, K, "v", v.n, mul_dims(env, K, rows, d.KV * d.hd), "batch*seq*kvHeads*headDim");
+  } else {
+    need(env, d.stride >= (d.H + 2 * d.KV) * d.hd, K, "stride must be >= (heads + 2 kvHeads) * headDim");
+    check_strided(env, K, "q", q.n, rows, d.stride, d.H * d.hd);
+    check_strided(env, K, "k", k.n, rows, d.stride, d.KV * d.hd);
+    check_strided(env, K, "v", v.n, rows, d.stride, d.KV * d.hd);
+  }
   return d;
 }
 
@@ -149,17 +170,18 @@ Napi::Value AttentionForwardFused(const Napi::CallbackInfo& info) {
   const char* K = "attentionForwardFused";
   Napi::Env env = info.Env();
   View<float> q, k, v;
-  const Dims D = read_dims(info, K, q, k, v);
+  const Dims D = read_dims(info, K, q, k, v, 14);
   auto scores = f32_arg(info, 11, K, "scores");
   auto probs = f32_arg(info, 12, K, "probs");
   auto y = f32_arg(info, 13, K, "y");
   const int64_t tt = mul_dims(env, K, mul_dims(env, K, D.B * D.H, D.T), D.T);
   need_len(env, K, "scores", scores.n, tt, "batch*heads*seq*seq");
   need_len(env, K, "probs", probs.n, tt, "batch*heads*seq*seq");
-  need_len(env, K, "y", y.n, q.n, "q.length");
+  need_len(env, K, "y", y.n, mul_dims(env, K, D.B * D.T, D.H * D.hd), "batch*seq*heads*headDim");
   const float *pq = q.p, *pk = k.p, *pv = v.p;
   float *pc = scores.p, *pp = probs.p, *py = y.p;
-  const int64_t T = D.T, hd = D.hd, qs = D.H * hd, ks = D.KV * hd, rep = D.H / D.KV;
+  const int64_t T = D.T, hd = D.hd, ys = D.H * hd, rep = D.H / D.KV;
+  const int64_t qs = D.stride > 0 ? D.stride : ys, ks = D.stride > 0 ? D.stride : D.KV * hd;
   const int64_t ldt = (T + kJB - 1) / kJB * kJB;
   const bool par = D.B * D.H > 1 && D.B * D.H * T * T > kParElems;
   parallel_for(D.B * D.H, par, [=](int64_t task) {
@@ -204,8 +226,8 @@ Napi::Value AttentionForwardFused(const Napi::CallbackInfo& info) {
         for (int64_t j = 0; j < lo; j++) c[j] = p[j] = 0.0f;
         for (int64_t j = n; j < T; j++) c[j] = p[j] = 0.0f;
       }
-      float* y0 = py + (b * T + i0) * qs + h * hd;
-      with_rows(nr, [&](auto R) { weighted_rows<R>(p0, T, 1, vb, ks, jlo, jhi, hd, 1.0f, false, y0, qs); });
+      float* y0 = py + (b * T + i0) * ys + h * hd;
+      with_rows(nr, [&](auto R) { weighted_rows<R>(p0, T, 1, vb, ks, jlo, jhi, hd, 1.0f, false, y0, ys); });
     }
   });
   return env.Undefined();
@@ -215,7 +237,7 @@ Napi::Value AttentionBackwardFused(const Napi::CallbackInfo& info) {
   const char* K = "attentionBackwardFused";
   Napi::Env env = info.Env();
   View<float> q, k, v;
-  const Dims D = read_dims(info, K, q, k, v);
+  const Dims D = read_dims(info, K, q, k, v, 17);
   auto scores = f32_arg(info, 11, K, "scores");
   auto probs = f32_arg(info, 12, K, "probs");
   auto dy = f32_arg(info, 13, K, "dy");
@@ -225,13 +247,14 @@ Napi::Value AttentionBackwardFused(const Napi::CallbackInfo& info) {
   const int64_t tt = mul_dims(env, K, mul_dims(env, K, D.B * D.H, D.T), D.T);
   need_len(env, K, "scores", scores.n, tt, "batch*heads*seq*seq");
   need_len(env, K, "probs", probs.n, tt, "batch*heads*seq*seq");
-  need_len(env, K, "dy", dy.n, q.n, "q.length");
+  need_len(env, K, "dy", dy.n, mul_dims(env, K, D.B * D.T, D.H * D.hd), "batch*seq*heads*headDim");
   need_len(env, K, "dq", dq.n, q.n, "q.length");
   need_len(env, K, "dk", dk.n, k.n, "k.length");
   need_len(env, K, "dv", dv.n, v.n, "v.length");
   const float *pq = q.p, *pk = k.p, *pv = v.p, *pc = scores.p, *pp = probs.p, *pdy = dy.p;
   float *pdq = dq.p, *pdk = dk.p, *pdv = dv.p;
-  const int64_t T = D.T, hd = D.hd, qs = D.H * hd, ks = D.KV * hd, rep = D.H / D.KV;
+  const int64_t T = D.T, hd = D.hd, ys = D.H * hd, rep = D.H / D.KV;
+  const int64_t qs = D.stride > 0 ? D.stride : ys, ks = D.stride > 0 ? D.stride : D.KV * hd;
   const int64_t ldt = (T + kJB - 1) / kJB * kJB;
   const bool par = D.B * D.KV > 1 && D.B * D.H * T * T > kParElems;
   const float inv2 = D.cap > 0 ? static_cast<float>(1.0 / (static_cast<double>(D.cap) * D.cap)) : 0.0f;
@@ -247,13 +270,13 @@ Napi::Value AttentionBackwardFused(const Napi::CallbackInfo& info) {
     for (int64_t r = 0; r < rep; r++) {
       const int64_t h = g * rep + r, bh = b * D.H + h;
       const float* qb = pq + b * T * qs + h * hd;
-      const float* dyb = pdy + b * T * qs + h * hd;
+      const float* dyb = pdy + b * T * ys + h * hd;
       for (int64_t i0 = 0; i0 < T; i0 += kR) {
         const int64_t nr = T - i0 < kR ? T - i0 : kR;
         const int64_t jlo = band_lo(i0, D.window), jhi = i0 + nr;
         float* ds0 = ds + i0 * T;
-        const float* dy0 = dyb + i0 * qs;
-        with_rows(nr, [&](auto R) { rows_dot_t<R>(dy0, qs, vt, ldt, hd, jlo, jhi, 1.0f, ds0, T); });  // dP
+        const float* dy0 = dyb + i0 * ys;
+        with_rows(nr, [&](auto R) { rows_dot_t<R>(dy0, ys, vt, ldt, hd, jlo, jhi, 1.0f, ds0, T); });  // dP
         for (int64_t r = 0; r < nr; r++) {
           const int64_t i = i0 + r, lo = band_lo(i, D.window), n = i + 1;
           const float* p = pp + (bh * T + i) * T;
@@ -286,7 +309,7 @@ Napi::Value AttentionBackwardFused(const Napi::CallbackInfo& info) {
         const bool add = r > 0;
         with_rows(nc, [&](auto R) {
           weighted_rows<R>(ds + j0, 1, T, qb, qs, j0, hi, hd, D.alpha, add, dkb + j0 * ks, ks);
-          weighted_rows<R>(pb + j0, 1, T, dyb, qs, j0, hi, hd, 1.0f, add, dvb + j0 * ks, ks);
+          weighted_rows<R>(pb + j0, 1, T, dyb, ys, j0, hi, hd, 1.0f, add, dvb + j0 * ks, ks);
         });
       }
     }

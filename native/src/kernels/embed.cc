@@ -89,11 +89,21 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   auto out = f32_arg(info, 7, K, "out");
   if (head_dim % 2 != 0) fail_range(env, std::string(K) + ": headDim must be even, got " + std::to_string(head_dim));
   need(env, theta > 0, K, "theta must be > 0");
-  const int64_t row = mul_dims(env, K, heads, head_dim);
-  const int64_t total = mul_dims(env, K, n, row);
-  need_len(env, K, "x", x.n, total, "n*heads*headDim");
+  const int64_t width = mul_dims(env, K, heads, head_dim);
+  const int64_t total = mul_dims(env, K, n, width);
+  // Optional row stride (argument 8): x and out are [n, stride] with the heads in the first
+  // heads*headDim entries of each row (q|k of a packed q|k|v matrix); the rest is left alone.
+  const int64_t row = info.Length() > 8 && !info[8].IsUndefined() ? dim_arg(info, 8, K, "stride") : width;
+  need(env, row >= width, K, "stride must be >= heads*headDim");
   need_len(env, K, "positions", positions.n, n, "n");
-  need_len(env, K, "out", out.n, total, "n*heads*headDim");
+  if (row == width) {
+    need_len(env, K, "x", x.n, total, "n*heads*headDim");
+    need_len(env, K, "out", out.n, total, "n*heads*headDim");
+  } else {
+    const int64_t min_n = n == 0 ? 0 : mul_dims(env, K, n - 1, row) + width;
+    need(env, static_cast<int64_t>(x.n) >= min_n && static_cast<int64_t>(out.n) >= min_n, K,
+         "x and out must hold (n - 1) * stride + heads*headDim entries");
+  }
   const int64_t half = head_dim / 2;
   // cos f, sin f per (position, i) from a per-thread table of positions [0, maxpos] for this
   // (theta, headDim), computed exactly as before (double cos / sin, rounded to float) and kept

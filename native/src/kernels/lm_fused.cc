@@ -1,6 +1,9 @@
 // Fused LM-training kernels (one memory pass where the unfused path takes three or four):
 //   geglu:          out = gelu(gate) * up                                  gate, up, out [n]
 //   gegluBackward:  dUp = dOut * gelu(gate);  dGate = dOut * up * gelu'(gate)   (gelu.h)
+//   gegluPacked / gegluPackedBackward: the same on gate and up packed in one [rows, 2m] matrix
+//     gu (row r = gate_r | up_r, the output of one GEMM with the weight [Wg; Wu]):
+//     out [rows, m] = gelu(gu[:, :m]) * gu[:, m:];  dGu [rows, 2m] = dGate | dUp
 //   softcapCrossEntropy: per row r of z [rows, vocab] (the raw logits z = n E^T):
 //     c = cap tanh(z / cap)              (cap = 0: c = z, no capping)
 //     loss_r = logsumexp(c) - c[t_r]     (t_r = -1: ignored, loss 0, dz row 0)
@@ -55,6 +58,58 @@ Napi::Value GegluBackward(const Napi::CallbackInfo& info) {
     gelu_value_grad(pg[i], g, dg);
     pdu[i] = d * g;
     pdg[i] = (d * u) * dg;
+  });
+  return env.Undefined();
+}
+
+Napi::Value GegluPacked(const Napi::CallbackInfo& info) {
+  const char* K = "gegluPacked";
+  Napi::Env env = info.Env();
+  auto gu = f32_arg(info, 0, K, "gu");
+  const int64_t rows = dim_arg(info, 1, K, "rows"), m = dim_arg(info, 2, K, "m");
+  auto out = f32_arg(info, 3, K, "out");
+  const int64_t n = mul_dims(env, K, rows, m);
+  need_len(env, K, "gu", gu.n, mul_dims(env, K, n, 2), "rows*2*m");
+  need_len(env, K, "out", out.n, n, "rows*m");
+  const float* pg = gu.p;
+  float* po = out.p;
+  parallel_rows(rows, 3 * m, [=](int64_t r) {
+    const float* g = pg + r * 2 * m;
+    const float* u = g + m;
+    float* o = po + r * m;
+#pragma omp simd
+    for (int64_t c = 0; c < m; c++) o[c] = gelu1(g[c]) * u[c];
+  });
+  return env.Undefined();
+}
+
+Napi::Value GegluPackedBackward(const Napi::CallbackInfo& info) {
+  const char* K = "gegluPackedBackward";
+  Napi::Env env = info.Env();
+  auto gu = f32_arg(info, 0, K, "gu");
+  auto dout = f32_arg(info, 1, K, "dOut");
+  const int64_t rows = dim_arg(info, 2, K, "rows"), m = dim_arg(info, 3, K, "m");
+  auto dgu = f32_arg(info, 4, K, "dGu");
+  const int64_t n = mul_dims(env, K, rows, m);
+  need_len(env, K, "gu", gu.n, mul_dims(env, K, n, 2), "rows*2*m");
+  need_len(env, K, "dOut", dout.n, n, "rows*m");
+  need_len(env, K, "dGu", dgu.n, 2 * n, "rows*2*m");
+  const float *pg = gu.p, *pd = dout.p;
+  float* pdg = dgu.p;
+  parallel_rows(rows, 4 * m, [=](int64_t r) {
+    const float* g = pg + r * 2 * m;
+    const float* u = g + m;
+    const float* d = pd + r * m;
+    float* dg = pdg + r * 2 * m;
+    float* du = dg + m;
+#pragma omp simd
+    for (int64_t c = 0; c < m; c++) {
+      const float uc = u[c], dc = d[c];  // read before writing (dGu may alias gu)
+      float gv, dgv;
+      gelu_value_grad(g[c], gv, dgv);
+      du[c] = dc * gv;
+      dg[c] = (dc * uc) * dgv;
+    }
   });
   return env.Undefined();
 }
@@ -155,6 +210,8 @@ Napi::Value SoftcapCrossEntropy(const Napi::CallbackInfo& info) {
 void RegisterLmFused(Napi::Env env, Napi::Object exports) {
   exports.Set("geglu", Napi::Function::New(env, Geglu));
   exports.Set("gegluBackward", Napi::Function::New(env, GegluBackward));
+  exports.Set("gegluPacked", Napi::Function::New(env, GegluPacked));
+  exports.Set("gegluPackedBackward", Napi::Function::New(env, GegluPackedBackward));
   exports.Set("softcapCrossEntropy", Napi::Function::New(env, SoftcapCrossEntropy));
 }
 

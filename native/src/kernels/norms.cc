@@ -157,13 +157,19 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   double eps = eps_arg(info, 5, K);
   auto out = f32_arg(info, 6, K, "out");
   auto rstd = f32_arg(info, 7, K, "rstd");
+  // Optional residual add (arguments 8, 9, both or neither): sum = residual + out in the same pass.
+  auto residual = f32_opt(info, 8, K, "residual");
+  auto sum = f32_opt(info, 9, K, "sum");
   int64_t n = mul_dims(env, K, rows, cols);
   need_len(env, K, "x", x.n, n, "rows*cols");
   need_len(env, K, "w", w.n, cols, "cols");
   need_len(env, K, "out", out.n, n, "rows*cols");
   need_len(env, K, "rstd", rstd.n, rows, "rows");
-  const float *px = x.p, *pw = w.p;
-  float *po = out.p, *prs = rstd.p;
+  need(env, (residual.p == nullptr) == (sum.p == nullptr), K, "residual and sum are given together or not at all");
+  need_opt(env, K, "residual", residual, n);
+  need_opt(env, K, "sum", sum, n);
+  const float *px = x.p, *pw = w.p, *pres = residual.p;
+  float *po = out.p, *prs = rstd.p, *psum = sum.p;
   parallel_rows(rows, cols, [=](int64_t r) {
     const float* xr = px + r * cols;
     float* orow = po + r * cols;
@@ -178,6 +184,12 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
     const float rsf = static_cast<float>(rs);
 #pragma omp simd
     for (int64_t c = 0; c < cols; c++) orow[c] = xr[c] * rsf * (offset + pw[c]);
+    if (psum) {
+      const float* rr = pres + r * cols;
+      float* sr = psum + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) sr[c] = rr[c] + orow[c];
+    }
   });
   return env.Undefined();
 }
@@ -193,6 +205,8 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
   int64_t rows = dim_arg(info, 5, K, "rows"), cols = dim_arg(info, 6, K, "cols");
   auto dx = f32_arg(info, 7, K, "dx");
   auto dw = f32_opt(info, 8, K, "dw");
+  // Optional argument 9, accumulate: dx += the gradient (a residual branch's) instead of dx = it.
+  const bool acc = info.Length() > 9 && !info[9].IsUndefined() && bool_arg(info, 9, K, "accumulate");
   int64_t n = mul_dims(env, K, rows, cols);
   need_len(env, K, "dy", dy.n, n, "rows*cols");
   need_len(env, K, "x", x.n, n, "rows*cols");
@@ -226,8 +240,16 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
 #pragma omp simd reduction(+ : sdot)
     for (int64_t c = 0; c < cols; c++) sdot += static_cast<double>(dyr[c] * (offset + pw[c])) * xr[c];
     const float k = static_cast<float>(sdot / static_cast<double>(cols) * rsf * rsf * rsf);
+    if (acc) {
 #pragma omp simd
-    for (int64_t c = 0; c < cols; c++) dxr[c] = rsf * (offset + pw[c]) * dyr[c] - xr[c] * k;
+      for (int64_t c = 0; c < cols; c++) {
+        const float g = rsf * (offset + pw[c]) * dyr[c] - xr[c] * k;
+        dxr[c] += g;
+      }
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) dxr[c] = rsf * (offset + pw[c]) * dyr[c] - xr[c] * k;
+    }
   });
   return env.Undefined();
 }

@@ -13,6 +13,9 @@ export type NativeAddon = Record<string, (...args: any[]) => any>;
 let cached: NativeAddon | null | undefined;
 let loadError = "";
 
+/** OPENBLAS_THREAD_TIMEOUT msae sets when unset (log2 of the cycles an idle OpenBLAS worker spins). */
+export const OPENBLAS_THREAD_TIMEOUT_DEFAULT = "16";
+
 export function loadAddon(): NativeAddon | null {
   if (cached !== undefined) return cached;
   if (process.env.MSAE_BACKEND === "ref") {
@@ -28,12 +31,13 @@ export function loadAddon(): NativeAddon | null {
     // spinning threads starve the one holding the work (10-100x slowdowns seen). OpenBLAS has its
     // own thread pool, so GEMM is unaffected. Set OMP_WAIT_POLICY=active to override.
     process.env.OMP_WAIT_POLICY ??= "passive";
-    // OpenBLAS's pthread workers spin 2^28 cycles (~0.1 s) after each GEMM before they sleep; on
-    // two vCPUs of one core the spinning worker halves the OpenMP kernel that follows (measured:
-    // the TopK selection right after the SAE's encoder GEMM 59 -> 77-109 ms, the step 4% slower;
-    // the PyTorch peers, which inherit this environment, gain as much). 2^4 cycles: they sleep at
-    // once. OpenBLAS reads it when the addon loads it; set OPENBLAS_THREAD_TIMEOUT to override.
-    process.env.OPENBLAS_THREAD_TIMEOUT ??= "4";
+    // The same for OpenBLAS's pthread pool: after each GEMM its workers spin (sched_yield loop) for
+    // 2^28 cycles (~0.1 s) before sleeping, i.e. through every kernel that follows, on the core the
+    // OpenMP kernels need. 2^16 cycles (~25 us) keeps back-to-back GEMMs warm and frees the core
+    // right after (measured on 2 hyperthreads: tiny-gemma2 training step ~0.49 -> ~0.42 s; the TopK
+    // selection right after the SAE's encoder GEMM 77-109 -> 59 ms). Benchmark peers inherit it
+    // (bench/openblas-core.ts): PyTorch gains as much (bench sae: torch base 3302 -> 3562 tok/s).
+    process.env.OPENBLAS_THREAD_TIMEOUT ??= OPENBLAS_THREAD_TIMEOUT_DEFAULT;
     try {
       cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
     } catch (e) {

@@ -1,7 +1,8 @@
 /**
  * The native backend's fused LM-training kernels (native/src/kernels/lm_fused.cc and
  * attention_fused.cc), a base class of NativeBackend: GeGLU forward/backward, soft-capped
- * logits + cross-entropy (+ gradient), and causal grouped-query attention forward/backward.
+ * logits + cross-entropy (+ gradient), and causal grouped-query attention forward/backward
+ * (q, k, v contiguous or packed in one q|k|v matrix).
  * Semantics are on the Backend interface (src/core/backend.ts); the addon checks dims and lengths.
  */
 import type { FloatArray } from "../backend.ts";
@@ -25,6 +26,22 @@ export abstract class NativeLmKernels extends NativeSparse {
     this.addon.gegluBackward(gate, up, dOut, dGate, dUp);
   }
 
+  gegluPacked(gu: FloatArray /* [rows, 2m] */, rows: number, m: number, out: FloatArray /* [rows, m] */): void {
+    f32("gegluPacked", gu, out);
+    this.addon.gegluPacked(gu, rows, m, out);
+  }
+
+  gegluPackedBackward(
+    gu: FloatArray, // [rows, 2m]
+    dOut: FloatArray, // [rows, m]
+    rows: number,
+    m: number,
+    dGu: FloatArray, // [rows, 2m]
+  ): void {
+    f32("gegluPackedBackward", gu, dOut, dGu);
+    this.addon.gegluPackedBackward(gu, dOut, rows, m, dGu);
+  }
+
   softcapCrossEntropy(
     z: FloatArray, // [rows, vocab]
     targets: Int32Array, // [rows]
@@ -40,9 +57,9 @@ export abstract class NativeLmKernels extends NativeSparse {
   }
 
   attentionForwardFused(
-    q: FloatArray, // [B*T, H*hd]
-    k: FloatArray, // [B*T, KV*hd]
-    v: FloatArray, // [B*T, KV*hd]
+    q: FloatArray, // [B*T, H*hd], or a view of [B*T, stride] (packed q|k|v)
+    k: FloatArray, // [B*T, KV*hd], or a view of [B*T, stride]
+    v: FloatArray, // [B*T, KV*hd], or a view of [B*T, stride]
     batch: number,
     seq: number,
     heads: number,
@@ -54,6 +71,7 @@ export abstract class NativeLmKernels extends NativeSparse {
     scores: FloatArray, // [B, H, T, T]
     probs: FloatArray, // [B, H, T, T]
     y: FloatArray, // [B*T, H*hd]
+    stride = 0, // row stride of packed q, k, v; 0 = contiguous
   ): void {
     f32("attentionForwardFused", q, k, v, scores, probs, y);
     this.addon.attentionForwardFused(
@@ -71,13 +89,14 @@ export abstract class NativeLmKernels extends NativeSparse {
       scores,
       probs,
       y,
+      stride,
     );
   }
 
   attentionBackwardFused(
-    q: FloatArray, // [B*T, H*hd]
-    k: FloatArray, // [B*T, KV*hd]
-    v: FloatArray, // [B*T, KV*hd]
+    q: FloatArray, // [B*T, H*hd], or a view of [B*T, stride] (packed q|k|v)
+    k: FloatArray, // [B*T, KV*hd], or a view of [B*T, stride]
+    v: FloatArray, // [B*T, KV*hd], or a view of [B*T, stride]
     batch: number,
     seq: number,
     heads: number,
@@ -89,12 +108,13 @@ export abstract class NativeLmKernels extends NativeSparse {
     scores: FloatArray, // [B, H, T, T]
     probs: FloatArray, // [B, H, T, T]
     dy: FloatArray, // [B*T, H*hd]
-    dq: FloatArray, // [B*T, H*hd]
-    dk: FloatArray, // [B*T, KV*hd]
-    dv: FloatArray, // [B*T, KV*hd]
+    dq: FloatArray, // laid out like q
+    dk: FloatArray, // laid out like k
+    dv: FloatArray, // laid out like v
+    stride = 0, // row stride of packed q, k, v (and dq, dk, dv); 0 = contiguous
   ): void {
     f32("attentionBackwardFused", q, k, v, scores, probs, dy, dq, dk, dv);
-    const a = [q, k, v, batch, seq, heads, kvHeads, headDim, alpha, cap, window, scores, probs, dy, dq, dk, dv];
+    const a = [q, k, v, batch, seq, heads, kvHeads, headDim, alpha, cap, window, scores, probs, dy, dq, dk, dv, stride];
     this.addon.attentionBackwardFused(...a);
   }
 }

@@ -243,9 +243,11 @@ export class NativeBackend extends NativeLmKernels implements Backend {
     eps: number,
     out: FloatArray, // [rows, cols]
     rstd: FloatArray, // [rows]
+    residual: FloatArray | null = null, // [rows, cols]: with sum, sum = residual + out
+    sum: FloatArray | null = null, // [rows, cols]
   ): void {
-    f32("rmsNorm", x, w, out, rstd);
-    this.addon.rmsNorm(x, w, offset, rows, cols, eps, out, rstd);
+    f32("rmsNorm", x, w, out, rstd, residual, sum);
+    this.addon.rmsNorm(x, w, offset, rows, cols, eps, out, rstd, residual, sum);
   }
 
   rmsNormBackward(
@@ -258,9 +260,10 @@ export class NativeBackend extends NativeLmKernels implements Backend {
     cols: number,
     dx: FloatArray, // [rows, cols]
     dw: FloatArray | null, // [cols]
+    accumulate = false, // dx += the gradient
   ): void {
     f32("rmsNormBackward", dy, x, w, rstd, dx, dw);
-    this.addon.rmsNormBackward(dy, x, w, offset, rstd, rows, cols, dx, dw);
+    this.addon.rmsNormBackward(dy, x, w, offset, rstd, rows, cols, dx, dw, accumulate);
   }
 
   // ---------------------------------------------------------------- softmax, attention, loss
@@ -357,17 +360,18 @@ export class NativeBackend extends NativeLmKernels implements Backend {
   }
 
   rope(
-    x: FloatArray, // [n, heads, headDim]
+    x: FloatArray, // [n, heads, headDim], or [n, stride] with the heads first in each row
     positions: Int32Array, // [n]
     n: number,
     heads: number,
     headDim: number,
     theta: number,
     inverse: boolean,
-    out: FloatArray, // [n, heads, headDim]
+    out: FloatArray, // [n, heads, headDim], or [n, stride] with the heads first in each row
+    stride?: number,
   ): void {
     f32("rope", x, out);
-    this.addon.rope(x, positions, n, heads, headDim, theta, inverse, out);
+    this.addon.rope(x, positions, n, heads, headDim, theta, inverse, out, stride);
   }
 
   // ---------------------------------------------------------------- optimizer

@@ -13,6 +13,8 @@
  *   attentionBackwardFused: dP_ij = dy_i . v_j;  dC_ij = P_ij (dP_ij - sum_j P_ij dP_ij);
  *     dS_ij = dC_ij (1 - (C_ij / cap)^2);  dq_i = alpha sum_j dS_ij k_j;
  *     dk_j = alpha sum_{h in g, i} dS_ij q_i;  dv_j = sum_{h in g, i} P_ij dy_i   (overwritten)
+ *   stride > 0 (packed q|k|v): q, k, v, dq, dk, dv are row-strided views of [B*T, stride] matrices
+ *   gegluPacked: out [rows, m] = gelu(gu[:, :m]) gu[:, m:];  gegluPackedBackward: dGu = dGate | dUp
  */
 import type { FloatArray } from "../backend.ts";
 import { dim, finite, floats, indicesIn, int, int32s, num, optFloats } from "./ref-check.ts";
@@ -66,6 +68,51 @@ export class RefLm extends RefSparse {
       const t = Math.tanh(GELU_C * (x + GELU_A * x * x * x));
       dUp[i] = d * 0.5 * x * (1 + t);
       dGate[i] = d * u * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x));
+    }
+  }
+
+  /** out [rows, m] = gelu(gu[:, :m]) * gu[:, m:] (gate | up packed per row). */
+  gegluPacked(gu: FloatArray /* [rows, 2m] */, rows: number, m: number, out: FloatArray /* [rows, m] */): void {
+    const K = "gegluPacked";
+    this.rowsCols(K, rows, m, "m");
+    floats(K, "gu", gu, rows * 2 * m);
+    floats(K, "out", out, rows * m, gu);
+    const gate = new Float64Array(m);
+    const up = new Float64Array(m);
+    const o = new Float64Array(m);
+    for (let r = 0; r < rows; r++) {
+      gate.set(gu.subarray(r * 2 * m, r * 2 * m + m));
+      up.set(gu.subarray(r * 2 * m + m, (r + 1) * 2 * m));
+      this.geglu(gate, up, o);
+      out.set(o, r * m);
+    }
+  }
+
+  /** dGu [rows, 2m] = dGate | dUp of gegluPacked given dOut [rows, m] (dGu may alias gu). */
+  gegluPackedBackward(
+    gu: FloatArray, // [rows, 2m]
+    dOut: FloatArray, // [rows, m]
+    rows: number,
+    m: number,
+    dGu: FloatArray, // [rows, 2m]
+  ): void {
+    const K = "gegluPackedBackward";
+    this.rowsCols(K, rows, m, "m");
+    floats(K, "gu", gu, rows * 2 * m);
+    floats(K, "dOut", dOut, rows * m, gu);
+    floats(K, "dGu", dGu, rows * 2 * m, gu);
+    const gate = new Float64Array(m);
+    const up = new Float64Array(m);
+    const d = new Float64Array(m);
+    const dg = new Float64Array(m);
+    const du = new Float64Array(m);
+    for (let r = 0; r < rows; r++) {
+      gate.set(gu.subarray(r * 2 * m, r * 2 * m + m));
+      up.set(gu.subarray(r * 2 * m + m, (r + 1) * 2 * m));
+      d.set(dOut.subarray(r * m, (r + 1) * m));
+      this.gegluBackward(gate, up, d, dg, du);
+      dGu.set(dg, r * 2 * m);
+      dGu.set(du, r * 2 * m + m);
     }
   }
 
@@ -125,6 +172,7 @@ export class RefLm extends RefSparse {
     k: FloatArray,
     v: FloatArray,
     dims: [number, number, number, number, number, number, number, number],
+    stride: number,
   ): AttnDims {
     const [B, T, H, KV, hd, alpha, cap, window] = dims;
     for (const [name, x] of [
@@ -139,9 +187,24 @@ export class RefLm extends RefSparse {
     finite(K, "cap", cap, (c) => c >= 0, "finite and >= 0 (0 = no soft-capping)");
     int(K, "window", window);
     if (KV < 1 || H % KV !== 0) throw new RangeError(`${K}: heads must be a positive multiple of kvHeads`);
-    floats(K, "q", q, B * T * H * hd);
-    floats(K, "k", k, B * T * KV * hd, q);
-    floats(K, "v", v, B * T * KV * hd, q);
+    dim(K, "stride", stride);
+    if (stride === 0) {
+      floats(K, "q", q, B * T * H * hd);
+      floats(K, "k", k, B * T * KV * hd, q);
+      floats(K, "v", v, B * T * KV * hd, q);
+    } else {
+      if (stride < (H + 2 * KV) * hd) throw new RangeError(`${K}: stride must be >= (heads + 2 kvHeads) * headDim`);
+      for (const [name, a, cols] of [
+        ["q", q, H * hd],
+        ["k", k, KV * hd],
+        ["v", v, KV * hd],
+      ] as const) {
+        floats(K, name, a, -1, q);
+        const min = B * T === 0 ? 0 : (B * T - 1) * stride + cols;
+        if (a.length < min)
+          throw new RangeError(`${K}: argument '${name}' has ${a.length} entries, expected at least ${min}`);
+      }
+    }
     return { B, T, H, KV, hd };
   }
 
@@ -160,15 +223,17 @@ export class RefLm extends RefSparse {
     scores: FloatArray, // [B, H, T, T] out: capped scores C
     probs: FloatArray, // [B, H, T, T] out: P
     y: FloatArray, // [B*T, H*hd] out
+    stride = 0, // row stride of packed q, k, v; 0 = contiguous
   ): void {
     const K = "attentionForwardFused";
-    const d = this.attnDims(K, q, k, v, [batch, seq, heads, kvHeads, headDim, alpha, cap, window]);
+    const d = this.attnDims(K, q, k, v, [batch, seq, heads, kvHeads, headDim, alpha, cap, window], stride);
     const { B, T, H, KV, hd } = d;
     floats(K, "scores", scores, B * H * T * T, q);
     floats(K, "probs", probs, B * H * T * T, q);
-    floats(K, "y", y, q.length, q);
-    const qs = H * hd;
-    const ks = KV * hd;
+    floats(K, "y", y, B * T * H * hd, q);
+    const ys = H * hd;
+    const qs = stride || ys;
+    const ks = stride || KV * hd;
     const c = new Float64Array(T); // capped scores of one row, in float64
     for (let b = 0; b < B; b++)
       for (let h = 0; h < H; h++) {
@@ -195,7 +260,7 @@ export class RefLm extends RefSparse {
           for (let e = 0; e < hd; e++) {
             let acc = 0;
             for (let j = lo; j <= i; j++) acc += probs[o + j] * v[(b * T + j) * ks + g * hd + e];
-            y[qi + e] = acc;
+            y[(b * T + i) * ys + h * hd + e] = acc;
           }
         }
       }
@@ -219,21 +284,25 @@ export class RefLm extends RefSparse {
     dq: FloatArray, // [B*T, H*hd] out
     dk: FloatArray, // [B*T, KV*hd] out
     dv: FloatArray, // [B*T, KV*hd] out
+    stride = 0, // row stride of packed q, k, v (and dq, dk, dv); 0 = contiguous
   ): void {
     const K = "attentionBackwardFused";
-    const d = this.attnDims(K, q, k, v, [batch, seq, heads, kvHeads, headDim, alpha, cap, window]);
+    const d = this.attnDims(K, q, k, v, [batch, seq, heads, kvHeads, headDim, alpha, cap, window], stride);
     const { B, T, H, KV, hd } = d;
     floats(K, "scores", scores, B * H * T * T, q);
     floats(K, "probs", probs, B * H * T * T, q);
-    floats(K, "dy", dy, q.length, q);
+    floats(K, "dy", dy, B * T * H * hd, q);
     floats(K, "dq", dq, q.length, q);
     floats(K, "dk", dk, k.length, q);
     floats(K, "dv", dv, v.length, q);
-    const qs = H * hd;
-    const ks = KV * hd;
-    dq.fill(0);
-    dk.fill(0);
-    dv.fill(0);
+    const ys = H * hd;
+    const qs = stride || ys;
+    const ks = stride || KV * hd;
+    for (let r = 0; r < B * T; r++) {
+      dq.fill(0, r * qs, r * qs + H * hd);
+      dk.fill(0, r * ks, r * ks + KV * hd);
+      dv.fill(0, r * ks, r * ks + KV * hd);
+    }
     const ds = new Float64Array(T);
     for (let b = 0; b < B; b++)
       for (let h = 0; h < H; h++) {
@@ -242,10 +311,11 @@ export class RefLm extends RefSparse {
           const o = ((b * H + h) * T + i) * T;
           const lo = window > 0 ? Math.max(0, i - window + 1) : 0;
           const qi = (b * T + i) * qs + h * hd;
+          const yi = (b * T + i) * ys + h * hd;
           let rowDot = 0;
           for (let j = lo; j <= i; j++) {
             let dp = 0;
-            for (let e = 0; e < hd; e++) dp += dy[qi + e] * v[(b * T + j) * ks + g * hd + e];
+            for (let e = 0; e < hd; e++) dp += dy[yi + e] * v[(b * T + j) * ks + g * hd + e];
             ds[j] = dp;
             rowDot += dp * probs[o + j];
           }
@@ -256,7 +326,7 @@ export class RefLm extends RefSparse {
             for (let e = 0; e < hd; e++) {
               dq[qi + e] += alpha * dsj * k[kj + e];
               dk[kj + e] += alpha * dsj * q[qi + e];
-              dv[kj + e] += probs[o + j] * dy[qi + e];
+              dv[kj + e] += probs[o + j] * dy[yi + e];
             }
           }
         }

@@ -108,6 +108,8 @@ export class RefNn extends RefBasic {
     eps: number,
     out: FloatArray, // [rows, cols]
     rstd: FloatArray, // [rows]
+    residual: FloatArray | null = null, // [rows, cols]: with sum, sum = residual + out
+    sum: FloatArray | null = null, // [rows, cols]
   ): void {
     const K = "rmsNorm";
     this.rowsCols(K, rows, cols);
@@ -117,6 +119,10 @@ export class RefNn extends RefBasic {
     floats(K, "w", w, cols, x);
     floats(K, "out", out, rows * cols, x);
     floats(K, "rstd", rstd, rows, x);
+    optFloats(K, "residual", residual, rows * cols, x);
+    optFloats(K, "sum", sum, rows * cols, x);
+    if ((residual === null) !== (sum === null))
+      throw new RangeError(`${K}: residual and sum are given together or not at all`);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let ss = 0;
@@ -124,10 +130,11 @@ export class RefNn extends RefBasic {
       const rs = 1 / Math.sqrt(ss / cols + eps);
       for (let c = 0; c < cols; c++) out[o + c] = x[o + c] * rs * (offset + w[c]);
       rstd[r] = rs;
+      if (residual && sum) for (let c = 0; c < cols; c++) sum[o + c] = residual[o + c] + out[o + c];
     }
   }
 
-  /** g = dy (offset + w): dx = rstd g - x rstd^3 mean(g x); dw += sum_r dy x rstd. */
+  /** g = dy (offset + w): dx = rstd g - x rstd^3 mean(g x) (accumulate: dx += it); dw += sum_r dy x rstd. */
   rmsNormBackward(
     dy: FloatArray, // [rows, cols]
     x: FloatArray, // [rows, cols]
@@ -138,6 +145,7 @@ export class RefNn extends RefBasic {
     cols: number,
     dx: FloatArray, // [rows, cols]
     dw: FloatArray | null, // [cols]
+    accumulate = false,
   ): void {
     const K = "rmsNormBackward";
     this.rowsCols(K, rows, cols);
@@ -157,7 +165,10 @@ export class RefNn extends RefBasic {
         if (dw) dw[c] += dy[o + c] * x[o + c] * rs;
       }
       const k = (rs * rs * rs * sgx) / cols;
-      for (let c = 0; c < cols; c++) dx[o + c] = rs * dy[o + c] * (offset + w[c]) - x[o + c] * k;
+      for (let c = 0; c < cols; c++) {
+        const g = rs * dy[o + c] * (offset + w[c]) - x[o + c] * k;
+        dx[o + c] = accumulate ? dx[o + c] + g : g;
+      }
     }
   }
 

@@ -65,6 +65,7 @@ export class RefBackend extends RefLm implements Backend {
   /**
    * Rotate pairs (i, i + h/2) of each head by f = pos theta^(-2i/h):
    * out[i] = x[i] cos f - x[i + h/2] sin f, out[i + h/2] = x[i + h/2] cos f + x[i] sin f (inverse: f -> -f).
+   * Rows of x and out have `stride` entries, the heads first (a packed q|k|v row: q|k rotated, v untouched).
    */
   rope(
     x: FloatArray, // [n, heads, headDim]
@@ -74,7 +75,8 @@ export class RefBackend extends RefLm implements Backend {
     headDim: number,
     theta: number,
     inverse: boolean,
-    out: FloatArray, // [n, heads, headDim]
+    out: FloatArray, // [n, heads, headDim], or [n, stride] with the heads first in each row
+    stride = heads * headDim,
   ): void {
     const K = "rope";
     dim(K, "n", n);
@@ -83,9 +85,15 @@ export class RefBackend extends RefLm implements Backend {
     finite(K, "theta", theta, (t) => t > 0, "finite and > 0");
     if (headDim % 2 !== 0) throw new RangeError(`${K}: headDim must be even, got ${headDim}`);
     if (typeof inverse !== "boolean") throw new TypeError(`${K}: argument 'inverse' must be a boolean`);
-    floats(K, "x", x, n * heads * headDim);
+    dim(K, "stride", stride);
+    if (stride < heads * headDim) throw new RangeError(`${K}: stride must be >= heads*headDim`);
+    const strided = stride !== heads * headDim;
+    floats(K, "x", x, strided ? -1 : n * heads * headDim);
     int32s(K, "positions", positions, n);
-    floats(K, "out", out, n * heads * headDim, x);
+    floats(K, "out", out, strided ? -1 : n * heads * headDim, x);
+    const min = n === 0 ? 0 : (n - 1) * stride + heads * headDim;
+    if (x.length < min || out.length < min)
+      throw new RangeError(`${K}: x and out must hold (n - 1) * stride + heads*headDim = ${min} entries`);
     const half_ = headDim / 2;
     const sign = inverse ? -1 : 1;
     for (let t = 0; t < n; t++) {
@@ -94,7 +102,7 @@ export class RefBackend extends RefLm implements Backend {
         const cos = Math.cos(f);
         const sin = sign * Math.sin(f);
         for (let h = 0; h < heads; h++) {
-          const o = (t * heads + h) * headDim;
+          const o = t * stride + h * headDim;
           const a = x[o + i];
           const b = x[o + i + half_];
           out[o + i] = a * cos - b * sin;

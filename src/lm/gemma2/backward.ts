@@ -9,18 +9,21 @@
  *   head:  logits = c_f tanh(z / c_f), z = n E^T, n = RMSNorm_f(x_L)
  *          dz = (softmax(logits) - onehot(target)) dloss * (1 - (logits / c_f)^2)
  *          (lossAndBackward: the cap, the loss and dz in one pass, Backend.softcapCrossEntropy, from
- *          z of Gemma2Model.headRaw; loss + backward: from the capped logits of head(), unfused)
+ *          z of Gemma2Model.headRaw, dz written over z; loss + backward: from the capped logits of head(), unfused)
  *          dn = dz E;  dE += dz^T n;  dx_L = RMSNorm_f'(dn)          (dw_f accumulated)
  *   block l, MLP half (x_l+1 = m + RMSNorm_pf(down), m = x_mid):
  *          d_down = RMSNorm_pf'(dx);  d_hid = d_down Wd;  dWd += d_down^T hid
- *          d_up = d_hid * gelu(gate);  d_gate = gelu'(gate) * d_hid * up      (Backend.gegluBackward)
+ *          d_up = d_hid * gelu(gate);  d_gate = gelu'(gate) * d_hid * up      (Backend.gegluPackedBackward)
  *          d_b = d_gate Wg + d_up Wu;  dWg += d_gate^T b;  dWu += d_up^T b   (b = RMSNorm_pre_ff(m))
+ *          (packed.ts: d_gu = d_gate | d_up, d_b = d_gu [Wg; Wu], d[Wg; Wu] += d_gu^T b, one GEMM each)
  *          dm = dx + RMSNorm_pre_ff'(d_b)
  *   block l, attention half (x_mid = x + RMSNorm_pa(y Wo^T)):
  *          d_proj = RMSNorm_pa'(dm);  dy = d_proj Wo;  dWo += d_proj^T y
  *          dq, dk, dv = Backend.attentionBackwardFused(dy)   (the equations of attention-backward.ts)
  *          dq, dk <- RoPE^-1(dq), RoPE^-1(dk)  (RoPE is a rotation: its transpose is the inverse)
  *          d_a = dq Wq + dk Wk + dv Wv;  dWq += dq^T a  (same for k, v)   (a = RMSNorm_in(x))
+ *          (dqkv = dq | dk | dv per row; d_a = dqkv [Wq; Wk; Wv] and d[Wq; Wk; Wv] += dqkv^T a, one
+ *          GEMM each, when the weights and the gradients each lie back to back: packed.ts)
  *          dx = dm + RMSNorm_in'(d_a)
  *   embedding: x_0 = E[ids] * s, s = fround(sqrt(d))  ->  dE[ids] += s dx_0
  * With tied embeddings grads.lmHead IS grads.embed, so E gets both the lookup and the unembedding
@@ -30,6 +33,7 @@
 import type { Backend, FloatArray } from "../../core/backend.ts";
 import type { Gemma2Config } from "./config.ts";
 import type { Gemma2Model, Gemma2Workspace } from "./forward.ts";
+import { joinedView } from "./packed.ts";
 import type { Gemma2Weights } from "./weights.ts";
 
 /** Gradient buffers, laid out exactly like Gemma2Weights (lmHead === embed when tied). */
@@ -44,13 +48,10 @@ export class Gemma2BackwardScratch {
   readonly dLn: FloatArray; // [rows, d] gradient of a norm's output
   readonly dTmp: FloatArray; // [rows, d] gradient of a norm's input
   readonly dHidden: FloatArray; // [rows, dMlp]
-  readonly dGate: FloatArray; // [rows, dMlp]
-  readonly dUp: FloatArray; // [rows, dMlp]
-  readonly dq: FloatArray; // [rows, H*hd]
-  readonly dk: FloatArray; // [rows, KV*hd]
-  readonly dv: FloatArray; // [rows, KV*hd]
+  readonly dGu: FloatArray; // [rows, 2 dMlp]  d_gate | d_up per row
+  readonly dqkv: FloatArray; // [rows, (H + 2 KV) hd]  dq | dk | dv per row
   readonly dy: FloatArray; // [rows, H*hd]
-  readonly dLogits: FloatArray; // [rows, vocab]
+  readonly dLogits: FloatArray; // [rows, vocab] (backward() only; lossAndBackward writes dz over z)
   readonly dloss: FloatArray; // [rows]
 
   constructor(cfg: Gemma2Config, batch: number, seq: number, like: FloatArray) {
@@ -64,11 +65,8 @@ export class Gemma2BackwardScratch {
     this.dLn = f(rows * d);
     this.dTmp = f(rows * d);
     this.dHidden = f(rows * m);
-    this.dGate = f(rows * m);
-    this.dUp = f(rows * m);
-    this.dq = f(rows * H * hd);
-    this.dk = f(rows * KV * hd);
-    this.dv = f(rows * KV * hd);
+    this.dGu = f(rows * 2 * m);
+    this.dqkv = f(rows * (H + 2 * KV) * hd);
     this.dy = f(rows * H * hd);
     this.dLogits = f(rows * V);
     this.dloss = f(rows);
@@ -128,7 +126,8 @@ export class Gemma2Backward {
    * z, before the soft-cap) on a keepActivations workspace: the fused soft-capped cross-entropy
    * gives the per-row losses and dz in one pass; then grads += dL/dtheta as backward() does, for
    * L = dlossPerRow * sum of the scored rows' cross-entropies. Returns the plain sum of the
-   * per-row losses and the count of scored rows (as loss()). ws.logits() is left holding z.
+   * per-row losses and the count of scored rows (as loss()). dz overwrites z in ws.logits() (one
+   * [rows, vocab] buffer streamed instead of two: the pass is memory-bound).
    */
   lossAndBackward(
     ws: Gemma2Workspace,
@@ -150,11 +149,11 @@ export class Gemma2Backward {
       c.finalSoftcap ?? 0,
       s.dloss,
       losses,
-      s.dLogits,
+      ws.logits(), // dz in place of z
     );
     let sum = 0;
     for (let r = 0; r < ws.rows; r++) sum += losses[r];
-    this.headBackwardFromDz(ws, grads);
+    this.headBackwardFromDz(ws, grads, ws.logits());
     for (let l = c.numLayers - 1; l >= 0; l--) {
       this.mlpBackward(ws, l, grads);
       this.attentionBackward(ws, l, grads);
@@ -163,16 +162,16 @@ export class Gemma2Backward {
     return { sum, count };
   }
 
-  /** Head after dz is in scratch dLogits: dx = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
-  private headBackwardFromDz(ws: Gemma2Workspace, grads: Gemma2Grads): void {
+  /** Head from dz [rows, vocab]: dx = dL/d resid(nLayers); grads.lmHead, grads.finalNorm accumulated. */
+  private headBackwardFromDz(ws: Gemma2Workspace, grads: Gemma2Grads, dz: FloatArray): void {
     const be = this.be;
     const c = this.model.cfg;
     const w = this.model.w;
     const s = this.scratchFor(ws);
     const { rows } = ws;
     const { hiddenSize: d, vocabSize: V } = c;
-    be.gemm(false, false, rows, d, V, 1, s.dLogits, V, w.lmHead, d, 0, s.dLn, d);
-    be.gemm(true, false, V, d, rows, 1, s.dLogits, V, ws.finalNorm, d, 1, grads.lmHead, d);
+    be.gemm(false, false, rows, d, V, 1, dz, V, w.lmHead, d, 0, s.dLn, d);
+    be.gemm(true, false, V, d, rows, 1, dz, V, ws.finalNorm, d, 1, grads.lmHead, d);
     be.rmsNormBackward(s.dLn, ws.resid(c.numLayers), w.finalNorm, 1, ws.finalRstd, rows, d, s.dx, grads.finalNorm);
   }
 
@@ -186,7 +185,7 @@ export class Gemma2Backward {
     const logits = ws.logits(); // [rows, V] after soft-capping
     be.crossEntropyBackward(logits, targets, dloss, rows, V, s.dLogits);
     if (c.finalSoftcap !== null) be.softcapBackward(logits, s.dLogits, c.finalSoftcap, s.dLogits);
-    this.headBackwardFromDz(ws, grads);
+    this.headBackwardFromDz(ws, grads, s.dLogits);
   }
 
   /** MLP half of block `layer`: dx holds dL/d resid(layer + 1) on entry, dL/d residMid on exit. */
@@ -202,13 +201,21 @@ export class Gemma2Backward {
     be.rmsNormBackward(s.dx, a.down, w.postFfNorm, 1, a.mlpRstd, rows, d, s.dA, g.postFfNorm);
     be.gemm(false, false, rows, m, d, 1, s.dA, d, w.wDown, m, 0, s.dHidden, m);
     be.gemm(true, false, d, m, rows, 1, s.dA, d, a.hidden, m, 1, g.wDown, m);
-    be.gegluBackward(a.gate, a.up, s.dHidden, s.dGate, s.dUp);
-    be.gemm(false, false, rows, d, m, 1, s.dGate, m, w.wGate, d, 0, s.dLn, d);
-    be.gemm(false, false, rows, d, m, 1, s.dUp, m, w.wUp, d, 1, s.dLn, d);
-    be.gemm(true, false, m, d, rows, 1, s.dGate, m, a.ln2, d, 1, g.wGate, d);
-    be.gemm(true, false, m, d, rows, 1, s.dUp, m, a.ln2, d, 1, g.wUp, d);
-    be.rmsNormBackward(s.dLn, a.residMid, w.preFfNorm, 1, a.ln2Rstd, rows, d, s.dTmp, g.preFfNorm);
-    be.add(s.dx, s.dTmp, s.dx);
+    be.gegluPackedBackward(a.gu, s.dHidden, rows, m, s.dGu);
+    const wgu = joinedView([w.wGate, w.wUp]);
+    const ggu = joinedView([g.wGate, g.wUp]);
+    const m2 = 2 * m;
+    if (wgu && ggu) {
+      be.gemm(false, false, rows, d, m2, 1, s.dGu, m2, wgu, d, 0, s.dLn, d);
+      be.gemm(true, false, m2, d, rows, 1, s.dGu, m2, a.ln2, d, 1, ggu, d);
+    } else {
+      const dUp = s.dGu.subarray(m);
+      be.gemm(false, false, rows, d, m, 1, s.dGu, m2, w.wGate, d, 0, s.dLn, d);
+      be.gemm(false, false, rows, d, m, 1, dUp, m2, w.wUp, d, 1, s.dLn, d);
+      be.gemm(true, false, m, d, rows, 1, s.dGu, m2, a.ln2, d, 1, g.wGate, d);
+      be.gemm(true, false, m, d, rows, 1, dUp, m2, a.ln2, d, 1, g.wUp, d);
+    }
+    be.rmsNormBackward(s.dLn, a.residMid, w.preFfNorm, 1, a.ln2Rstd, rows, d, s.dx, g.preFfNorm, true); // dx +=
   }
 
   /** Attention half of block `layer`: dx holds dL/d residMid on entry, dL/d resid(layer) on exit. */
@@ -228,7 +235,9 @@ export class Gemma2Backward {
     be.gemm(true, false, d, qd, rows, 1, s.dA, d, a.y, qd, 1, g.wo, qd);
     const window = c.layerSliding[layer] ? c.slidingWindow : 0;
     const alpha = c.queryPreAttnScalar ** -0.5;
-    const [q, k, v, pre, att] = [a.q, a.k, a.v, a.preatt, a.att];
+    const n3 = qd + 2 * kd;
+    const [q, k, v, pre, att] = [a.qkv, a.qkv.subarray(qd), a.qkv.subarray(qd + kd), a.preatt, a.att];
+    const dqkv = s.dqkv;
     be.attentionBackwardFused(
       q,
       k,
@@ -244,20 +253,27 @@ export class Gemma2Backward {
       pre,
       att,
       s.dy,
-      s.dq,
-      s.dk,
-      s.dv,
+      dqkv,
+      dqkv.subarray(qd),
+      dqkv.subarray(qd + kd),
+      n3,
     );
-    be.rope(s.dq, ws.positions, rows, H, hd, c.ropeTheta, true, s.dq);
-    be.rope(s.dk, ws.positions, rows, KV, hd, c.ropeTheta, true, s.dk);
-    be.gemm(false, false, rows, d, qd, 1, s.dq, qd, w.wq, d, 0, s.dLn, d);
-    be.gemm(false, false, rows, d, kd, 1, s.dk, kd, w.wk, d, 1, s.dLn, d);
-    be.gemm(false, false, rows, d, kd, 1, s.dv, kd, w.wv, d, 1, s.dLn, d);
-    be.gemm(true, false, qd, d, rows, 1, s.dq, qd, a.ln1, d, 1, g.wq, d);
-    be.gemm(true, false, kd, d, rows, 1, s.dk, kd, a.ln1, d, 1, g.wk, d);
-    be.gemm(true, false, kd, d, rows, 1, s.dv, kd, a.ln1, d, 1, g.wv, d);
-    be.rmsNormBackward(s.dLn, ws.resid(layer), w.inputNorm, 1, a.ln1Rstd, rows, d, s.dTmp, g.inputNorm);
-    be.add(s.dx, s.dTmp, s.dx);
+    be.rope(dqkv, ws.positions, rows, H + KV, hd, c.ropeTheta, true, dqkv, n3); // dq and dk heads
+    const wqkv = joinedView([w.wq, w.wk, w.wv]);
+    const gqkv = joinedView([g.wq, g.wk, g.wv]);
+    if (wqkv && gqkv) {
+      be.gemm(false, false, rows, d, n3, 1, dqkv, n3, wqkv, d, 0, s.dLn, d);
+      be.gemm(true, false, n3, d, rows, 1, dqkv, n3, a.ln1, d, 1, gqkv, d);
+    } else {
+      const [dk, dv] = [dqkv.subarray(qd), dqkv.subarray(qd + kd)];
+      be.gemm(false, false, rows, d, qd, 1, dqkv, n3, w.wq, d, 0, s.dLn, d);
+      be.gemm(false, false, rows, d, kd, 1, dk, n3, w.wk, d, 1, s.dLn, d);
+      be.gemm(false, false, rows, d, kd, 1, dv, n3, w.wv, d, 1, s.dLn, d);
+      be.gemm(true, false, qd, d, rows, 1, dqkv, n3, a.ln1, d, 1, g.wq, d);
+      be.gemm(true, false, kd, d, rows, 1, dk, n3, a.ln1, d, 1, g.wk, d);
+      be.gemm(true, false, kd, d, rows, 1, dv, n3, a.ln1, d, 1, g.wv, d);
+    }
+    be.rmsNormBackward(s.dLn, ws.resid(layer), w.inputNorm, 1, a.ln1Rstd, rows, d, s.dx, g.inputNorm, true); // dx +=
   }
 
   /** Embedding: grads.embed[ids] += fround(sqrt(d)) * dx0. dx0 [rows, d] is scaled in place. */

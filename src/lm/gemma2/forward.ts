@@ -6,15 +6,18 @@
  *   per block l (x = x_l):
  *     a      = RMSNorm_in(x)                                      RMSNorm(z) = z / sqrt(mean(z^2) + eps) * (1 + w)
  *     q,k,v  = a Wq^T, a Wk^T, a Wv^T; RoPE(q), RoPE(k)            (rotate_half layout, theta)
+ *              (one packed qkv = q | k | v per row, one GEMM with [Wq; Wk; Wv] when the weights
+ *              lie back to back, as in training: packed.ts; attention reads it strided)
  *     s      = (q_h . k_g) * query_pre_attn_scalar^-0.5;  s = c_a tanh(s / c_a)
  *     p      = causal softmax (sliding layers: keys with i - j < window)
  *              (s, p, p v in one kernel: Backend.attentionForwardFused)
  *     attn   = RMSNorm_post_attn((p v) Wo^T)                      -> hook_attn_out
  *     x_mid  = x + attn
  *     mlp    = RMSNorm_post_ff(((gelu_tanh(b Wg^T)) * (b Wu^T)) Wd^T),  b = RMSNorm_pre_ff(x_mid)
- *              (gelu_tanh(.) * (.) in one pass: Backend.geglu)
+ *              (gate | up packed per row, gu; gelu_tanh(.) * (.) in one pass: Backend.gegluPacked)
  *                                                                 -> hook_mlp_out
  *     x_l+1  = x_mid + mlp                                        -> hook_resid_post
+ *     (without a hook each residual add runs inside its RMSNorm: Backend.rmsNorm's residual, sum)
  *   logits   = c_f tanh((RMSNorm_final(x_L) E^T) / c_f)           (tied unembedding)
  *   (training: headRaw stops at z = RMSNorm_final(x_L) E^T; the cap is fused with the loss,
  *   Backend.softcapCrossEntropy in backward.ts)
@@ -30,15 +33,14 @@ import type { HookCallback } from "../hooks.ts";
 import type { ArchModel, ArchWorkspace, ModelDims } from "../model.ts";
 import { Linears, type Precision } from "../precision.ts";
 import { type Gemma2Config, gemma2Dims } from "./config.ts";
+import { concatArrays, type PackedLayer, packedLayer } from "./packed.ts";
 import type { Gemma2Weights } from "./weights.ts";
 
 /** Activations of one block; rows = batch * seq. */
 export class Gemma2BlockActs {
   readonly ln1: Float32Array; // [rows, d]      input_layernorm output
   readonly ln1Rstd: Float32Array; // [rows]
-  readonly q: Float32Array; // [rows, H*hd]   after RoPE
-  readonly k: Float32Array; // [rows, KV*hd]  after RoPE
-  readonly v: Float32Array; // [rows, KV*hd]
+  readonly qkv: Float32Array; // [rows, (H + 2 KV) hd]  q | k | v per row, q and k after RoPE
   readonly preatt: Float32Array; // [B, H, T, T] scaled, soft-capped scores
   readonly att: Float32Array; // [B, H, T, T]    probabilities
   readonly y: Float32Array; // [rows, H*hd]   per-head attention outputs
@@ -48,8 +50,7 @@ export class Gemma2BlockActs {
   readonly residMid: Float32Array; // [rows, d]
   readonly ln2: Float32Array; // [rows, d]      pre_feedforward_layernorm output
   readonly ln2Rstd: Float32Array; // [rows]
-  readonly gate: Float32Array; // [rows, dMlp]
-  readonly up: Float32Array; // [rows, dMlp]
+  readonly gu: Float32Array; // [rows, 2 dMlp]  gate | up per row, before the GeGLU
   readonly hidden: Float32Array; // [rows, dMlp]  gelu(gate) * up
   readonly down: Float32Array; // [rows, d]
   readonly mlpOut: Float32Array; // [rows, d]   post_feedforward_layernorm output (hook_mlp_out)
@@ -61,9 +62,7 @@ export class Gemma2BlockActs {
     const f = (n: number) => new Float32Array(n);
     this.ln1 = f(rows * d);
     this.ln1Rstd = f(rows);
-    this.q = f(rows * H * hd);
-    this.k = f(rows * KV * hd);
-    this.v = f(rows * KV * hd);
+    this.qkv = f(rows * (H + 2 * KV) * hd);
     this.preatt = f(batch * H * seq * seq);
     this.att = f(batch * H * seq * seq);
     this.y = f(rows * H * hd);
@@ -73,8 +72,7 @@ export class Gemma2BlockActs {
     this.residMid = f(rows * d);
     this.ln2 = f(rows * d);
     this.ln2Rstd = f(rows);
-    this.gate = f(rows * m);
-    this.up = f(rows * m);
+    this.gu = f(rows * 2 * m);
     this.hidden = f(rows * m);
     this.down = f(rows * d);
     this.mlpOut = f(rows * d);
@@ -126,6 +124,8 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
   readonly w: Gemma2Weights;
   private readonly be: Backend;
   private readonly lin: Linears;
+  /** Per layer: [Wq; Wk; Wv] and [Wg; Wu] as one matrix each, where the weights allow (packed.ts). */
+  readonly packed: PackedLayer[];
 
   constructor(cfg: Gemma2Config, weights: Gemma2Weights, backend: Backend) {
     this.cfg = cfg;
@@ -133,6 +133,7 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     this.be = backend;
     this.lin = new Linears(backend);
     this.dims = gemma2Dims(cfg);
+    this.packed = weights.layers.map((w) => packedLayer(w));
   }
 
   get precision(): Precision {
@@ -142,18 +143,18 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
   /**
    * Rounds every linear weight to bf16 once (precision.ts): the block projections' fp32 arrays are
    * replaced by placeholders and freed; the logits head keeps its fp32 array (the embedding when tied).
+   * q|k|v and gate|up are stacked first ([Wq; Wk; Wv], [Wg; Wu]: one bf16 GEMM each).
    */
   toBf16(): void {
     if (this.lin.precision === "bf16") return;
     const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: m, vocabSize: V } = this.cfg;
     const lin = this.lin;
-    for (const w of this.w.layers) {
-      w.wq = lin.toBf16(w.wq, H * hd, d, false);
-      w.wk = lin.toBf16(w.wk, KV * hd, d, false);
-      w.wv = lin.toBf16(w.wv, KV * hd, d, false);
+    for (const [l, w] of this.w.layers.entries()) {
+      const pk = this.packed[l];
+      pk.wqkv = lin.toBf16(pk.wqkv ?? concatArrays([w.wq, w.wk, w.wv]), (H + 2 * KV) * hd, d, false);
+      pk.wgu = lin.toBf16(pk.wgu ?? concatArrays([w.wGate, w.wUp]), 2 * m, d, false);
+      w.wq = w.wk = w.wv = w.wGate = w.wUp = new Float32Array(0);
       w.wo = lin.toBf16(w.wo, d, H * hd, false);
-      w.wGate = lin.toBf16(w.wGate, m, d, false);
-      w.wUp = lin.toBf16(w.wUp, m, d, false);
       w.wDown = lin.toBf16(w.wDown, d, m, false);
     }
     lin.toBf16(this.w.lmHead, V, d, false, true);
@@ -185,21 +186,29 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const { rows } = ws;
     const { hiddenSize: d, numHeads: H, numKvHeads: KV, headDim: hd, rmsNormEps: eps } = c;
     const x = ws.resid(layer);
+    const n3 = (H + 2 * KV) * hd;
+    const qkv = a.qkv;
     be.rmsNorm(x, w.inputNorm, 1, rows, d, eps, a.ln1, a.ln1Rstd);
-    this.lin.xWt(a.ln1, rows, d, w.wq, H * hd, a.q);
-    this.lin.xWt(a.ln1, rows, d, w.wk, KV * hd, a.k);
-    this.lin.xWt(a.ln1, rows, d, w.wv, KV * hd, a.v);
-    be.rope(a.q, ws.positions, rows, H, hd, c.ropeTheta, false, a.q);
-    be.rope(a.k, ws.positions, rows, KV, hd, c.ropeTheta, false, a.k);
+    const wqkv = this.packed[layer].wqkv;
+    if (wqkv) this.lin.xWt(a.ln1, rows, d, wqkv, n3, qkv);
+    else {
+      be.gemm(false, true, rows, H * hd, d, 1, a.ln1, d, w.wq, d, 0, qkv, n3);
+      be.gemm(false, true, rows, KV * hd, d, 1, a.ln1, d, w.wk, d, 0, qkv.subarray(H * hd), n3);
+      be.gemm(false, true, rows, KV * hd, d, 1, a.ln1, d, w.wv, d, 0, qkv.subarray((H + KV) * hd), n3);
+    }
+    be.rope(qkv, ws.positions, rows, H + KV, hd, c.ropeTheta, false, qkv, n3); // q and k heads
     const window = c.layerSliding[layer] ? c.slidingWindow : 0;
     const { batch: B, seq: T } = ws;
     const alpha = c.queryPreAttnScalar ** -0.5;
     const cap = c.attnSoftcap ?? 0;
-    be.attentionForwardFused(a.q, a.k, a.v, B, T, H, KV, hd, alpha, cap, window, a.preatt, a.att, a.y);
+    const [q, k, v] = [qkv, qkv.subarray(H * hd), qkv.subarray((H + KV) * hd)];
+    be.attentionForwardFused(q, k, v, B, T, H, KV, hd, alpha, cap, window, a.preatt, a.att, a.y, n3);
     this.lin.xWt(a.y, rows, H * hd, w.wo, d, a.attnProj);
-    be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
-    hook?.(layer, "attn_out", a.attnOut);
-    be.add(x, a.attnOut, a.residMid);
+    if (hook) {
+      be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd);
+      hook(layer, "attn_out", a.attnOut); // may rewrite attnOut (splice) before the residual add
+      be.add(x, a.attnOut, a.residMid);
+    } else be.rmsNorm(a.attnProj, w.postAttnNorm, 1, rows, d, eps, a.attnOut, a.attnRstd, x, a.residMid);
   }
 
   /** a.residMid -> resid(layer + 1) = residMid + RMSNorm_post_ff(GeGLU(RMSNorm_pre_ff(residMid))). */
@@ -211,13 +220,22 @@ export class Gemma2Model implements ArchModel<Gemma2Workspace> {
     const { rows } = ws;
     const { hiddenSize: d, intermediateSize: m, rmsNormEps: eps } = c;
     be.rmsNorm(a.residMid, w.preFfNorm, 1, rows, d, eps, a.ln2, a.ln2Rstd);
-    this.lin.xWt(a.ln2, rows, d, w.wGate, m, a.gate);
-    this.lin.xWt(a.ln2, rows, d, w.wUp, m, a.up);
-    be.geglu(a.gate, a.up, a.hidden);
+    const wgu = this.packed[layer].wgu;
+    if (wgu) this.lin.xWt(a.ln2, rows, d, wgu, 2 * m, a.gu);
+    else {
+      be.gemm(false, true, rows, m, d, 1, a.ln2, d, w.wGate, d, 0, a.gu, 2 * m);
+      be.gemm(false, true, rows, m, d, 1, a.ln2, d, w.wUp, d, 0, a.gu.subarray(m), 2 * m);
+    }
+    be.gegluPacked(a.gu, rows, m, a.hidden);
     this.lin.xWt(a.hidden, rows, m, w.wDown, d, a.down);
-    be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
-    hook?.(layer, "mlp_out", a.mlpOut);
-    be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
+    if (hook) {
+      be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd);
+      hook(layer, "mlp_out", a.mlpOut);
+      be.add(a.residMid, a.mlpOut, ws.resid(layer + 1));
+    } else {
+      const next = ws.resid(layer + 1);
+      be.rmsNorm(a.down, w.postFfNorm, 1, rows, d, eps, a.mlpOut, a.mlpRstd, a.residMid, next);
+    }
   }
 
   /** resid(nLayers) -> logits [rows, vocab] = softcap(RMSNorm_final(x) E^T). */

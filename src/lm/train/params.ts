@@ -6,6 +6,13 @@
  *
  * Init (seeded, deterministic, in weight-map order): matrices ~ N(0, initStd^2) (HF Gemma2
  * initializer_range), RMSNorm gains w = 0 (the norm multiplies by 1 + w, so they start at 1).
+ *
+ * Memory: every parameter is a view into one flat data buffer and its gradient into one flat
+ * gradient buffer, laid out as [every matrix in weight-map order | every gain in weight-map order]:
+ * per layer q, k, v, o, gate, up, down are adjacent, so q|k|v is one [(H + 2 KV) hd, d] matrix and
+ * gate|up one [2 dMlp, d] (the forward and backward run one GEMM for each: gemma2/packed.ts), and
+ * the optimizer runs one pass over the decayed matrices and one over the gains (AdamW coalesces
+ * adjacent views). Names, shapes and the list order are those of the weight map.
  */
 import type { FloatArray } from "../../core/backend.ts";
 import { Parameter } from "../../core/parameter.ts";
@@ -34,10 +41,29 @@ export function createGemma2Params(cfg: Gemma2Config, dtype: ParamDtype = "float
   const list: Parameter<FloatArray>[] = [];
   const data = new Map<string, Float32Array>();
   const grad = new Map<string, Float32Array>();
-  for (const spec of gemma2WeightSpecs(cfg)) {
-    const n = spec.shape.reduce((a, b) => a * b, 1);
-    const arr: FloatArray = dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
-    const p = new Parameter<FloatArray>(storedName(spec.name), arr, spec.shape);
+  const specs = gemma2WeightSpecs(cfg);
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const offsets = new Map<string, number>();
+  let total = 0;
+  for (const matrices of [true, false])
+    for (const spec of specs)
+      if (spec.shape.length >= 2 === matrices) {
+        offsets.set(spec.name, total);
+        total += size(spec.shape);
+      }
+  const flat: FloatArray = dtype === "float64" ? new Float64Array(total) : new Float32Array(total);
+  const flatGrad: FloatArray = dtype === "float64" ? new Float64Array(total) : new Float32Array(total);
+  for (const spec of specs) {
+    const o = offsets.get(spec.name) ?? 0;
+    const n = size(spec.shape);
+    const arr = flat.subarray(o, o + n);
+    const p = new Parameter<FloatArray>(
+      storedName(spec.name),
+      arr,
+      spec.shape,
+      spec.shape.length >= 2,
+      flatGrad.subarray(o, o + n),
+    );
     list.push(p);
     // The forward is typed over Float32Array; a Float64Array runs the same code on the ref backend.
     data.set(spec.name, p.data as Float32Array);
