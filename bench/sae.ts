@@ -244,7 +244,7 @@ export async function runSaeBench(opts: SaeBenchOptions): Promise<SaeBenchResult
         gemm_gflop: gemmGflop,
         gemm_gflops: gemmS > 0 ? gemmGflop / gemmS : 0,
         gemm_s_at_peak: peakGflops > 0 ? gemmGflop / peakGflops : 0,
-        kernels: table.slice(0, 40).map((k) => `${k.kernel} x${k.calls} ${(k.seconds * 1e3).toFixed(1)} ms`),
+        kernels: table.slice(0, 12).map((k) => `${k.kernel} x${k.calls} ${(k.seconds * 1e3).toFixed(1)} ms`),
       };
       cases.push(row);
       opts.log(formatCaseLine(row));
