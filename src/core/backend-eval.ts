@@ -8,7 +8,7 @@
  * so KL(softmax(l_r) || softmax(q_r)) = (pl_r - pq_r) + lseQ_r - lse_r and CE_r = lseQ_r - q_r[target]
  * (the compare pass reads only p and q: at a large vocabulary memory traffic bounds it).
  */
-import type { FloatArray } from "./backend.ts";
+import type { FloatArray } from "./float-array.ts";
 
 export interface EvalKernels {
   /** logits, p [rows, vocab] (same array type); lse, pl [rows] float64. */

@@ -22,7 +22,7 @@
  * The normalization is src/sae/paper/normalize.ts's (equations in its header); a = 1 and omRm =
  * omRv = 0 without adaptive statistics. All float arrays of one call share one type.
  */
-import type { FloatArray } from "./backend.ts";
+import type { FloatArray } from "./float-array.ts";
 
 /** The per-call constants of the normalization kernels. */
 export interface ScaleNormConstants<A extends FloatArray = FloatArray> {

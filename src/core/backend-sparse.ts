@@ -30,7 +30,7 @@
  * The decoder of an SAE with codes h [rows, m] as S: x^ = spmm(S, W_dec); W_dec.grad += spmm(S^T, g);
  * dh at the active entries = sddmm(S, g, W_dec): nnz * d multiply-adds each instead of rows * m * d.
  */
-import type { FloatArray } from "./backend.ts";
+import type { FloatArray } from "./float-array.ts";
 
 export interface SparseKernels {
   csrFromDense(x: FloatArray, rows: number, cols: number, rowPtr: Int32Array, idx: Int32Array, val: FloatArray): number;

@@ -14,8 +14,9 @@
 import type { EvalKernels } from "./backend-eval.ts";
 import type { SaeKernels } from "./backend-sae.ts";
 import type { SparseKernels } from "./backend-sparse.ts";
+import type { FloatArray } from "./float-array.ts";
 
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray };
 
 /**
  * A weight matrix W [n, k] rounded to bfloat16 once (round to nearest even): "packed" for the
