@@ -8,8 +8,9 @@
 //             column; NaN ranks as -inf) in increasing column order, and, when mask [cols] is given,
 //             auxIdx / auxVal [rows, kAux] = the kAux largest v over the columns with mask != 0
 //             (AuxK's dead features), likewise. One read of x.
-// Selection (topk_row): block maxima give a threshold that admits about k candidates, which are
-// then ordered by (value desc, column asc) with nth_element + sort. O(cols + k log k) per row.
+// Selection (select_row, shared by both): block maxima give a threshold that admits about k
+// candidates (a heap or a histogram over the block maxima), the k-th best candidate key splits them
+// in one ordered pass; topkRows then sorts the k by (value desc, column asc). O(cols + k log k).
 // out may alias x and dx may alias dy (kept values are copied out before a row is cleared).
 #include <omp.h>
 
@@ -34,144 +35,7 @@ inline float key_of(float v) { return v != v ? -std::numeric_limits<float>::infi
 
 constexpr int64_t kBlock = 16;
 
-// Per-thread scratch of topk_row: cand [cols] items, bmax [cols / kBlock] floats.
-struct Scratch {
-  Item* cand;
-  float* bmax;
-};
-
-// One row. Two passes: (1) the max of every block of 16 columns; the k-th largest block max T is a
-// lower bound of the k-th largest value (k blocks hold a value >= T). (2) Only blocks whose max
-// reaches T are scanned, and only their values >= T become candidates (ties with T included, as
-// a lower column may win them): usually about k candidates, screened with one vector compare per
-// block. Then nth_element + sort of the candidates by `better`. With few blocks, NaN/-inf at the
-// threshold or tiny rows, every column is a candidate (same selection, just slower).
-// Selects the k best items of x [cols] (by `better`) into cand[0..k) in order; returns nothing.
-void topk_select_row(const float* x, int64_t cols, int64_t k, Scratch s) {
-  const float ninf = -std::numeric_limits<float>::infinity();
-  Item* cand = s.cand;
-  int64_t count = 0;
-  const int64_t nb = cols / kBlock;
-  bool all = k == 0 || nb < 4 * k;
-  float T = ninf;
-  if (!all) {
-    for (int64_t b = 0; b < nb; b++) {
-      const float* xb = x + b * kBlock;
-      float mx = ninf;
-#pragma omp simd reduction(max : mx)
-      for (int64_t j = 0; j < kBlock; j++) mx = xb[j] > mx ? xb[j] : mx;
-      s.bmax[b] = mx;
-    }
-    std::nth_element(s.bmax, s.bmax + (k - 1), s.bmax + nb, [](float p, float q) { return p > q; });
-    T = s.bmax[k - 1];
-    all = !(T > ninf);  // -inf (or no number at all): NaN / -inf may be needed, take everything
-  }
-  if (all) {
-    for (int64_t c = 0; c < cols; c++) cand[count++] = Item{key_of(x[c]), x[c], static_cast<int32_t>(c)};
-  } else {
-    for (int64_t b = 0; b < nb; b++) {
-      const float* xb = x + b * kBlock;
-      uint32_t mask = 0;
-#pragma omp simd reduction(| : mask)
-      for (int64_t j = 0; j < kBlock; j++) mask |= static_cast<uint32_t>(xb[j] >= T) << j;
-      while (mask != 0) {
-        const int64_t j = __builtin_ctz(mask);
-        mask &= mask - 1;
-        cand[count++] = Item{xb[j], xb[j], static_cast<int32_t>(b * kBlock + j)};
-      }
-    }
-    for (int64_t c = nb * kBlock; c < cols; c++) {
-      if (x[c] >= T) cand[count++] = Item{x[c], x[c], static_cast<int32_t>(c)};
-    }
-  }
-  if (count > k) std::nth_element(cand, cand + (k - 1), cand + count, better);
-  std::sort(cand, cand + k, better);
-}
-
-void topk_row(const float* x, int64_t cols, int64_t k, Scratch s, float* out, int32_t* idx) {
-  topk_select_row(x, cols, k, s);
-  const Item* cand = s.cand;
-  for (int64_t c = 0; c < cols; c++) out[c] = 0.0f;
-  for (int64_t j = 0; j < k; j++) {
-    out[cand[j].col] = cand[j].val;
-    idx[j] = cand[j].col;
-  }
-}
-
-Napi::Value TopkRows(const Napi::CallbackInfo& info) {
-  const char* K = "topkRows";
-  Napi::Env env = info.Env();
-  auto x = f32_arg(info, 0, K, "x");
-  int64_t rows = dim_arg(info, 1, K, "rows"), cols = dim_arg(info, 2, K, "cols");
-  int64_t k = dim_arg(info, 3, K, "k");
-  auto out = f32_arg(info, 4, K, "out");
-  auto idx = i32_arg(info, 5, K, "idx");
-  if (k > cols) fail_range(env, std::string(K) + ": k = " + std::to_string(k) + " exceeds cols = " + std::to_string(cols));
-  need(env, cols <= INT32_MAX, K, "cols must fit an Int32Array index");
-  int64_t n = mul_dims(env, K, rows, cols);
-  need_len(env, K, "x", x.n, n, "rows*cols");
-  need_len(env, K, "out", out.n, n, "rows*cols");
-  need_len(env, K, "idx", idx.n, mul_dims(env, K, rows, k), "rows*k");
-  const bool par = rows > 1 && n > kParElems;
-  const int nthreads = par ? omp_get_max_threads() : 1;
-  Item* pc = thread_scratch<Item>(static_cast<size_t>(nthreads * cols));
-  float* pm = thread_scratch<float>(static_cast<size_t>(nthreads * (cols / kBlock + 1)));
-  const float* px = x.p;
-  float* po = out.p;
-  int32_t* pi = idx.p;
-#pragma omp parallel num_threads(nthreads) if (par)
-  {
-    const int64_t t = omp_get_thread_num();
-    const Scratch s{pc + t * cols, pm + t * (cols / kBlock + 1)};
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t r = 0; r < rows; r++) topk_row(px + r * cols, cols, k, s, po + r * cols, pi + r * k);
-  }
-  return env.Undefined();
-}
-
-Napi::Value TopkRowsBackward(const Napi::CallbackInfo& info) {
-  const char* K = "topkRowsBackward";
-  Napi::Env env = info.Env();
-  auto dy = f32_arg(info, 0, K, "dy");
-  auto idx = i32_arg(info, 1, K, "idx");
-  int64_t rows = dim_arg(info, 2, K, "rows"), cols = dim_arg(info, 3, K, "cols");
-  int64_t k = dim_arg(info, 4, K, "k");
-  auto dx = f32_arg(info, 5, K, "dx");
-  int64_t n = mul_dims(env, K, rows, cols);
-  need_len(env, K, "dy", dy.n, n, "rows*cols");
-  need_len(env, K, "idx", idx.n, mul_dims(env, K, rows, k), "rows*k");
-  need_len(env, K, "dx", dx.n, n, "rows*cols");
-  for (size_t i = 0; i < idx.n; i++) {
-    if (idx.p[i] < 0 || idx.p[i] >= cols) {
-      fail_range(env, std::string(K) + ": idx[" + std::to_string(i) + "] = " + std::to_string(idx.p[i]) +
-                          " is outside [0, " + std::to_string(cols) + ")");
-    }
-  }
-  const bool par = rows > 1 && n > kParElems;
-  const int nthreads = par ? omp_get_max_threads() : 1;
-  float* pk = thread_scratch<float>(static_cast<size_t>(nthreads * k));
-  const float* pdy = dy.p;
-  const int32_t* pi = idx.p;
-  float* pdx = dx.p;
-#pragma omp parallel num_threads(nthreads) if (par)
-  {
-    float* kv = pk + static_cast<int64_t>(omp_get_thread_num()) * k;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      const float* dyr = pdy + r * cols;
-      const int32_t* ir = pi + r * k;
-      float* dxr = pdx + r * cols;
-      for (int64_t j = 0; j < k; j++) kv[j] = dyr[ir[j]];
-      for (int64_t c = 0; c < cols; c++) dxr[c] = 0.0f;
-      for (int64_t j = 0; j < k; j++) dxr[ir[j]] = kv[j];
-    }
-  }
-  return env.Undefined();
-}
-
-// ---- topkSelect: selection into (idx, val) in column order, no dense output
-
-// Per-thread scratch of select_row: cand [cols] items, keys [cols] and bmax copies [cols / kBlock].
+// Per-thread scratch of select_row: cand [cols] items, keys [cols] and tmp [cols / kBlock + 1].
 struct SelScratch {
   Item* cand;
   float* keys;
@@ -229,14 +93,13 @@ float kth_lower_bound(const float* a, int64_t n, int64_t k) {
 }
 
 // The k best columns of v [cols] (larger key, then lower column; key = v, NaN as -inf) among those
-// whose bit is set in allow (1 bit per column by block of kBlock; null = all), written in increasing
-// column order into idx / val [k]. bmax [cols / kBlock]: each block's max key over its allowed
+// whose bit is set in allow (1 bit per column by block of kBlock; null = all), left in s.cand[0..k)
+// in increasing column order (k >= 1). bmax [cols / kBlock]: each block's max key over its allowed
 // columns (-inf when none). Candidates are the allowed columns of the blocks whose max reaches the
 // k-th largest block max T (a lower bound of the k-th best), plus the tail; the k-th best key thr
 // among them (nth_element on floats) then splits them: all keys > thr, and the lowest columns with
 // key == thr, in one ordered pass (no sort). At least k columns must be allowed.
-void select_row(const float* v, const float* bmax, const uint16_t* allow, int64_t cols, int64_t k, SelScratch s,
-                int32_t* idx, float* val) {
+void select_row(const float* v, const float* bmax, const uint16_t* allow, int64_t cols, int64_t k, SelScratch s) {
   const float ninf = -std::numeric_limits<float>::infinity();
   const int64_t nb = cols / kBlock;
   Item* cand = s.cand;
@@ -283,10 +146,7 @@ void select_row(const float* v, const float* bmax, const uint16_t* allow, int64_
   int64_t o = 0;
   for (int64_t i = 0; i < count && o < k; i++) {
     const bool take = count <= k || cand[i].key > thr || (cand[i].key == thr && ties-- > 0);
-    if (take) {
-      idx[o] = cand[i].col;
-      val[o++] = cand[i].val;
-    }
+    if (take) cand[o++] = cand[i];  // o <= i: compacts in place
   }
 }
 
@@ -310,6 +170,96 @@ void block_max(const float* v, const float* add, int64_t nb, float* bmax) {
     }
     bmax[b] = mx;
   }
+}
+
+// One row of topkRows: the selection of select_row (block maxima, a threshold, candidates), then the
+// k kept sorted by `better` (value descending, column ascending).
+void topk_row(const float* x, int64_t cols, int64_t k, SelScratch s, float* bmax, float* out, int32_t* idx) {
+  if (k > 0) {
+    block_max(x, nullptr, cols / kBlock, bmax);
+    select_row(x, bmax, nullptr, cols, k, s);
+    std::sort(s.cand, s.cand + k, better);
+  }
+  // The kept values are in cand: out (which may alias x) is cleared only now.
+  for (int64_t c = 0; c < cols; c++) out[c] = 0.0f;
+  for (int64_t j = 0; j < k; j++) {
+    out[s.cand[j].col] = s.cand[j].val;
+    idx[j] = s.cand[j].col;
+  }
+}
+
+Napi::Value TopkRows(const Napi::CallbackInfo& info) {
+  const char* K = "topkRows";
+  Napi::Env env = info.Env();
+  auto x = f32_arg(info, 0, K, "x");
+  int64_t rows = dim_arg(info, 1, K, "rows"), cols = dim_arg(info, 2, K, "cols");
+  int64_t k = dim_arg(info, 3, K, "k");
+  auto out = f32_arg(info, 4, K, "out");
+  auto idx = i32_arg(info, 5, K, "idx");
+  if (k > cols) fail_range(env, std::string(K) + ": k = " + std::to_string(k) + " exceeds cols = " + std::to_string(cols));
+  need(env, cols <= INT32_MAX, K, "cols must fit an Int32Array index");
+  int64_t n = mul_dims(env, K, rows, cols);
+  need_len(env, K, "x", x.n, n, "rows*cols");
+  need_len(env, K, "out", out.n, n, "rows*cols");
+  need_len(env, K, "idx", idx.n, mul_dims(env, K, rows, k), "rows*k");
+  const bool par = rows > 1 && n > kParElems;
+  const int nthreads = par ? omp_get_max_threads() : 1;
+  const int64_t nbs = cols / kBlock + 1;
+  Item* pc = thread_scratch<Item>(static_cast<size_t>(nthreads * cols));
+  float* pk = thread_scratch<float>(static_cast<size_t>(nthreads * (cols + 2 * nbs)));
+  const float* px = x.p;
+  float* po = out.p;
+  int32_t* pi = idx.p;
+#pragma omp parallel num_threads(nthreads) if (par)
+  {
+    const int64_t t = omp_get_thread_num();
+    float* keys = pk + t * (cols + 2 * nbs);
+    float* bmax = keys + cols;
+    const SelScratch s{pc + t * cols, keys, bmax + nbs};
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t r = 0; r < rows; r++) topk_row(px + r * cols, cols, k, s, bmax, po + r * cols, pi + r * k);
+  }
+  return env.Undefined();
+}
+
+Napi::Value TopkRowsBackward(const Napi::CallbackInfo& info) {
+  const char* K = "topkRowsBackward";
+  Napi::Env env = info.Env();
+  auto dy = f32_arg(info, 0, K, "dy");
+  auto idx = i32_arg(info, 1, K, "idx");
+  int64_t rows = dim_arg(info, 2, K, "rows"), cols = dim_arg(info, 3, K, "cols");
+  int64_t k = dim_arg(info, 4, K, "k");
+  auto dx = f32_arg(info, 5, K, "dx");
+  int64_t n = mul_dims(env, K, rows, cols);
+  need_len(env, K, "dy", dy.n, n, "rows*cols");
+  need_len(env, K, "idx", idx.n, mul_dims(env, K, rows, k), "rows*k");
+  need_len(env, K, "dx", dx.n, n, "rows*cols");
+  for (size_t i = 0; i < idx.n; i++) {
+    if (idx.p[i] < 0 || idx.p[i] >= cols) {
+      fail_range(env, std::string(K) + ": idx[" + std::to_string(i) + "] = " + std::to_string(idx.p[i]) +
+                          " is outside [0, " + std::to_string(cols) + ")");
+    }
+  }
+  const bool par = rows > 1 && n > kParElems;
+  const int nthreads = par ? omp_get_max_threads() : 1;
+  float* pk = thread_scratch<float>(static_cast<size_t>(nthreads * k));
+  const float* pdy = dy.p;
+  const int32_t* pi = idx.p;
+  float* pdx = dx.p;
+#pragma omp parallel num_threads(nthreads) if (par)
+  {
+    float* kv = pk + static_cast<int64_t>(omp_get_thread_num()) * k;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* dyr = pdy + r * cols;
+      const int32_t* ir = pi + r * k;
+      float* dxr = pdx + r * cols;
+      for (int64_t j = 0; j < k; j++) kv[j] = dyr[ir[j]];
+      for (int64_t c = 0; c < cols; c++) dxr[c] = 0.0f;
+      for (int64_t j = 0; j < k; j++) dxr[ir[j]] = kv[j];
+    }
+  }
+  return env.Undefined();
 }
 
 // topkSelect(x, bias, rows, cols, k, idx, val, mask, kAux, auxIdx, auxVal): see the header. Per row
@@ -388,8 +338,20 @@ Napi::Value TopkSelect(const Napi::CallbackInfo& info) {
       }
       block_max(v, nullptr, nb, bmax);
       if (kA > 0) block_max(v, addMask, nb, amax);
-      if (k > 0) select_row(v, bmax, nullptr, cols, k, s, pi + r * k, pval + r * k);
-      if (kA > 0) select_row(v, amax, allow, cols, kA, s, pai + r * kA, paval + r * kA);
+      const auto emit = [&](int64_t kk, int32_t* oi, float* ov) {
+        for (int64_t j = 0; j < kk; j++) {
+          oi[j] = s.cand[j].col;
+          ov[j] = s.cand[j].val;
+        }
+      };
+      if (k > 0) {
+        select_row(v, bmax, nullptr, cols, k, s);
+        emit(k, pi + r * k, pval + r * k);
+      }
+      if (kA > 0) {
+        select_row(v, amax, allow, cols, kA, s);
+        emit(kA, pai + r * kA, paval + r * kA);
+      }
     }
   }
   return env.Undefined();
