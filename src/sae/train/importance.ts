@@ -17,7 +17,6 @@ export class FeatureImportance {
   /** [m] the EMA (float64; saved in checkpoints). */
   readonly ema: Float64Array;
   private readonly norms: Float64Array; // [m]
-  private readonly colMean: FloatArray; // [m] column sums of the codes (the codes' array type)
   private readonly scale: FloatArray; // [m] shared by every per-feature parameter
 
   constructor(
@@ -33,7 +32,6 @@ export class FeatureImportance {
     const w = sae.params.get("W_dec")?.param.data;
     if (!w) throw new Error(`${sae.arch}: the module has no W_dec parameter`);
     this.scale = w instanceof Float64Array ? new Float64Array(this.m).fill(1) : new Float32Array(this.m).fill(1);
-    this.colMean = w instanceof Float64Array ? new Float64Array(this.m) : new Float32Array(this.m);
     if (!enabled) return;
     for (const { param, featureAxis } of sae.params.values()) {
       if (featureAxis === "row" || featureAxis === "elem") param.rowGradScale = this.scale;
@@ -41,13 +39,10 @@ export class FeatureImportance {
     }
   }
 
-  /** EMA update from the codes h' [rows, m] of the last micro-batch and the current decoder. */
-  update(codes: FloatArray, rows: number): void {
-    this.sae.backend.sumRows(codes, rows, this.m, this.colMean, false);
-    this.updateFromSums(this.colMean, rows);
-  }
-
-  /** The same update from the column sums colSum [m] = sum_b h'_bi of the micro-batch's rows codes. */
+  /**
+   * EMA update from the column sums colSum [m] = sum_b h'_bi of the last micro-batch's codes h' [rows, m]
+   * (SaeModule.codeColumnStats) and the current decoder.
+   */
   updateFromSums(colSum: FloatArray, rows: number): void {
     const { m, ema, norms, beta } = this;
     const w = this.sae.params.get("W_dec")!.param.data;
